@@ -1,0 +1,73 @@
+import { Command, Option } from 'commander';
+import { resolvePassConfig, type CommonOptions } from '../config.js';
+import { pushRunMetrics } from '../run/metrics.js';
+import type { Inventory } from '../run/inventory.js';
+import { createLogger, type Logger } from '../run/log.js';
+import { renderJson, renderTable } from '../run/output.js';
+import { runPass, type PassResult } from '../run/pass.js';
+
+/** Adds the options every pass command shares (DESIGN.md, command-line contract). */
+export function withPassOptions(command: Command): Command {
+  return command
+    .option('--db <url>', 'portal database: sqlite:<path> or postgres://... (env PORTAL_SYNC_DB, then DATABASE_URL)')
+    .option('--dry-run', 'compute and print the plan; change nothing')
+    .option('--json', 'print one JSON document on stdout instead of the table')
+    .option('--detailed-exitcode', 'exit 2 when the pass had changes (planned or applied)')
+    .option('--allow-mass-delete', 'lift the mass-delete guard for this pass')
+    .option('--max-delete-share <share>', 'largest share of a table (over 10 rows) one pass may delete', '0.5')
+    .addOption(new Option('--lock <kind>', 'file lock in --lock-dir, or a PostgreSQL advisory lock').choices(['file', 'postgres']))
+    .option('--lock-dir <dir>', 'folder of the file locks (env PORTAL_SYNC_LOCK_DIR)')
+    .option('--pushgateway <url>', 'push run metrics to this Prometheus Pushgateway (env PORTAL_SYNC_PUSHGATEWAY)')
+    .addOption(new Option('--log-format <format>', 'logs on stderr as text or json lines').choices(['text', 'json']).default('text'))
+    .option('--max-rows <n>', 'rows of the diff table before "... and N more"', '50')
+    .option('--no-progress', 'no progress line on stderr, even on a terminal');
+}
+
+/** Runs one pass of `inventory` and prints, pushes and returns the exit code. */
+export async function runPassCommand(
+  name: string,
+  opts: CommonOptions,
+  makeInventory: () => Inventory,
+): Promise<number> {
+  const config = resolvePassConfig(name, opts, process.env, process.stdout.isTTY === true);
+  const log = createLogger({ format: config.logFormat, command: name });
+  const inventory = makeInventory();
+  const result = await runPass(inventory, config, log);
+  printResult(result, config.json, { color: config.color, maxRows: config.maxRows }, log);
+  if (config.pushgateway && !config.dryRun && result.status !== 'locked') {
+    await pushMetrics(config.pushgateway, result, log);
+  }
+  return result.exitCode;
+}
+
+function printResult(result: PassResult, json: boolean, table: { color: boolean; maxRows: number }, log: Logger): void {
+  if (json) {
+    process.stdout.write(renderJson(result) + '\n');
+    return;
+  }
+  if (!result.plan) {
+    // Nothing was planned (lock held, provider unreachable): one clear line, on stderr.
+    log.error(result.error ?? result.status);
+    return;
+  }
+  process.stdout.write(renderTable(result, table) + '\n');
+}
+
+async function pushMetrics(url: string, result: PassResult, log: Logger): Promise<void> {
+  const status = result.status === 'locked' ? 'failed' : result.status;
+  try {
+    await pushRunMetrics(url, {
+      command: result.command,
+      status,
+      startedAt: result.startedAt,
+      finishedAt: result.finishedAt,
+      changes: result.applied
+        ? { create: result.applied.created, update: result.applied.updated, delete: result.applied.deleted }
+        : { create: 0, update: 0, delete: 0 },
+      records: { unchanged: result.summary.unchanged, skipped: result.summary.skipped, failed: result.summary.failed },
+      apiCalls: result.apiCalls,
+    });
+  } catch (error) {
+    log.warn(`metrics not pushed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}

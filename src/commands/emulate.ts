@@ -1,0 +1,76 @@
+import type { Command } from 'commander';
+import { ConfigError, resolveDb } from '../config.js';
+import { generateFleet, parseGenerateSpec, startIotHubEmulator, type Fixture } from '../emulators/iothub/index.js';
+import { describeDbError, openKnex } from '../store/db.js';
+import { migrateLatest } from '../store/migrate.js';
+import { upsertDeviceModels } from '../store/models.js';
+import { EXIT } from '../run/exit.js';
+
+interface EmulateOptions {
+  fixture?: string;
+  generate?: string;
+  port?: string;
+  host?: string;
+  seedModels?: string;
+}
+
+export function registerEmulate(program: Command, run: (action: () => Promise<number>) => Promise<void>): void {
+  program
+    .command('emulate')
+    .description('serve emulated providers on loopback and print the environment the other commands need')
+    .option('--fixture <file>', 'fleet fixture (JSON, see README); re-read when the file changes')
+    .option('--generate <spec>', 'generate a fleet instead, e.g. devices=100000,lora=10000')
+    .option('--port <port>', 'IoT Hub emulator port (default: a free port)')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--seed-models <db url>', 'write the fleet\'s device models into this portal database first')
+    .addHelpText('after', '\nExample:\n  eval "$(portal-sync emulate --fixture examples/fleet.json --seed-models sqlite:./portal-sync.db &)"')
+    .action((opts: EmulateOptions) => run(() => emulate(opts)));
+}
+
+async function emulate(opts: EmulateOptions): Promise<number> {
+  if (!opts.fixture && !opts.generate) throw new ConfigError('emulate needs --fixture <file> or --generate <spec>');
+  if (opts.fixture && opts.generate) throw new ConfigError('emulate takes --fixture or --generate, not both');
+  let fixture: Fixture | undefined;
+  if (opts.generate) {
+    try {
+      fixture = generateFleet(parseGenerateSpec(opts.generate));
+    } catch (error) {
+      throw new ConfigError(`--generate: ${(error as Error).message}`);
+    }
+  }
+  const port = opts.port === undefined ? undefined : Number(opts.port);
+  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new ConfigError('--port must be a port number');
+  let emulator;
+  try {
+    emulator = await startIotHubEmulator({ fixturePath: opts.fixture, fixture, port, host: opts.host });
+  } catch (error) {
+    throw new ConfigError(`cannot start the IoT Hub emulator: ${(error as Error).message}`);
+  }
+  if (opts.seedModels) {
+    const target = resolveDb(opts.seedModels, process.env);
+    const db = openKnex(target);
+    try {
+      await migrateLatest(db);
+      const models = (emulator.fixture().deviceModels ?? []).map((m) => ({ ...m, description: m.description ?? null, supportLoRaFeatures: m.supportLoRaFeatures === true }));
+      const n = await upsertDeviceModels(db, models);
+      process.stderr.write(`seeded ${n} device models into ${target.display}\n`);
+    } catch (error) {
+      await emulator.close();
+      process.stderr.write(`error: cannot seed models into ${target.display}: ${describeDbError(target, error)}\n`);
+      return EXIT.failed;
+    } finally {
+      await db.destroy();
+    }
+  }
+  for (const [name, value] of Object.entries(emulator.env())) {
+    process.stdout.write(`export ${name}='${value.replace(/'/g, `'\\''`)}'\n`);
+  }
+  process.stderr.write(`IoT Hub emulator listening on ${emulator.url} (stats: ${emulator.url}/__emulator/stats); Ctrl-C to stop\n`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await emulator.close();
+  return EXIT.ok;
+}

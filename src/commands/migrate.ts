@@ -1,0 +1,31 @@
+import type { Command } from 'commander';
+import { resolveDb } from '../config.js';
+import { describeDbError, openKnex } from '../store/db.js';
+import { migrateLatest } from '../store/migrate.js';
+import { EXIT } from '../run/exit.js';
+
+export function registerMigrate(program: Command, run: (action: () => Promise<number>) => Promise<void>): void {
+  program
+    .command('migrate')
+    .description('apply pending schema migrations to the portal database (every pass also does this first)')
+    .option('--db <url>', 'portal database: sqlite:<path> or postgres://... (env PORTAL_SYNC_DB, then DATABASE_URL)')
+    .option('--json', 'print {"applied": [...]} on stdout')
+    .action((opts: { db?: string; json?: boolean }) =>
+      run(async () => {
+        const target = resolveDb(opts.db, process.env);
+        const db = openKnex(target);
+        try {
+          const applied = await migrateLatest(db);
+          if (opts.json) process.stdout.write(JSON.stringify({ database: target.display, applied }) + '\n');
+          else if (applied.length === 0) process.stdout.write(`${target.display}: schema is up to date.\n`);
+          else process.stdout.write(`${target.display}: applied ${applied.join(', ')}\n`);
+          return EXIT.ok;
+        } catch (error) {
+          process.stderr.write(`error: cannot migrate ${target.display}: ${describeDbError(target, error)}\n`);
+          return EXIT.failed;
+        } finally {
+          await db.destroy();
+        }
+      }),
+    );
+}

@@ -1,0 +1,128 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_MASS_DELETE, type MassDeletePolicy } from './reconcile/index.js';
+import { DbUrlError, DEFAULT_DB_URL, parseDbUrl, type DbTarget } from './store/db.js';
+import { ConnectionStringError, parseConnectionString, type IotHubCredentials } from './providers/iothub/sas.js';
+import type { LogFormat } from './run/log.js';
+
+/** Bad configuration: exit 78. Messages never quote a secret. */
+export class ConfigError extends Error {}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Options every pass command takes, as commander hands them over. */
+export interface CommonOptions {
+  db?: string;
+  dryRun?: boolean;
+  json?: boolean;
+  detailedExitcode?: boolean;
+  allowMassDelete?: boolean;
+  maxDeleteShare?: string;
+  lock?: string;
+  lockDir?: string;
+  pushgateway?: string;
+  logFormat?: string;
+  maxRows?: string;
+  progress?: boolean;
+}
+
+export interface PassConfig {
+  readonly command: string;
+  readonly db: DbTarget;
+  readonly dryRun: boolean;
+  readonly json: boolean;
+  readonly detailedExitcode: boolean;
+  readonly massDelete: MassDeletePolicy;
+  readonly lock: 'file' | 'postgres';
+  readonly lockDir: string;
+  readonly pushgateway: string | null;
+  readonly logFormat: LogFormat;
+  readonly maxRows: number;
+  readonly color: boolean;
+  readonly progress: boolean;
+}
+
+export function resolveDb(option: string | undefined, env: Env): DbTarget {
+  const url = option ?? env.PORTAL_SYNC_DB ?? env.DATABASE_URL ?? DEFAULT_DB_URL;
+  try {
+    return parseDbUrl(url);
+  } catch (error) {
+    if (error instanceof DbUrlError) throw new ConfigError(error.message);
+    throw error;
+  }
+}
+
+export function resolveLogFormat(value: string | undefined): LogFormat {
+  const format = value ?? 'text';
+  if (format !== 'text' && format !== 'json') throw new ConfigError(`--log-format must be text or json, got "${format}"`);
+  return format;
+}
+
+export function resolvePassConfig(command: string, opts: CommonOptions, env: Env, stdoutIsTty: boolean): PassConfig {
+  const db = resolveDb(opts.db, env);
+  const lock = opts.lock ?? env.PORTAL_SYNC_LOCK ?? 'file';
+  if (lock !== 'file' && lock !== 'postgres') throw new ConfigError(`--lock must be file or postgres, got "${lock}"`);
+  if (lock === 'postgres' && db.client !== 'postgres') {
+    throw new ConfigError('--lock postgres needs a PostgreSQL --db: the advisory lock lives in the portal database');
+  }
+  const maxShare = opts.maxDeleteShare === undefined ? DEFAULT_MASS_DELETE.maxShare : Number(opts.maxDeleteShare);
+  if (!Number.isFinite(maxShare) || maxShare < 0 || maxShare > 1) {
+    throw new ConfigError('--max-delete-share must be a number between 0 and 1');
+  }
+  const maxRows = opts.maxRows === undefined ? 50 : Number(opts.maxRows);
+  if (!Number.isInteger(maxRows) || maxRows < 0) throw new ConfigError('--max-rows must be a whole number');
+  const pushgateway = opts.pushgateway ?? env.PORTAL_SYNC_PUSHGATEWAY ?? null;
+  if (pushgateway !== null) {
+    try {
+      const url = new URL(pushgateway);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error();
+    } catch {
+      throw new ConfigError('--pushgateway must be an http(s) URL');
+    }
+  }
+  const json = opts.json === true;
+  return {
+    command,
+    db,
+    dryRun: opts.dryRun === true,
+    json,
+    detailedExitcode: opts.detailedExitcode === true,
+    massDelete: { ...DEFAULT_MASS_DELETE, maxShare, allow: opts.allowMassDelete === true },
+    lock,
+    lockDir: opts.lockDir ?? env.PORTAL_SYNC_LOCK_DIR ?? join(tmpdir(), 'portal-sync-locks'),
+    pushgateway,
+    logFormat: resolveLogFormat(opts.logFormat),
+    maxRows,
+    color: stdoutIsTty && !json && env.NO_COLOR === undefined && env.TERM !== 'dumb',
+    progress: opts.progress !== false,
+  };
+}
+
+export interface IotHubConfig {
+  readonly credentials: IotHubCredentials;
+  readonly endpoint: string | undefined;
+  readonly pageSize: number;
+}
+
+export function resolveIotHubConfig(opts: { pageSize?: string }, env: Env): IotHubConfig {
+  const connectionString = env.IOTHUB_CONNECTION_STRING;
+  if (!connectionString) throw new ConfigError('IOTHUB_CONNECTION_STRING is not set (the hub\'s service connection string)');
+  let credentials: IotHubCredentials;
+  try {
+    credentials = parseConnectionString(connectionString);
+  } catch (error) {
+    if (error instanceof ConnectionStringError) throw new ConfigError(error.message);
+    throw error;
+  }
+  const endpoint = env.IOTHUB_ENDPOINT || undefined;
+  if (endpoint !== undefined) {
+    try {
+      new URL(endpoint);
+    } catch {
+      throw new ConfigError('IOTHUB_ENDPOINT is not a valid URL');
+    }
+  }
+  const pageSize = opts.pageSize === undefined ? 100 : Number(opts.pageSize);
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) throw new ConfigError('--page-size must be a whole number from 1 to 1000');
+  return { credentials, endpoint, pageSize };
+}

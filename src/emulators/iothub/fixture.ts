@@ -1,0 +1,519 @@
+/**
+ * IoT Hub emulator fixture: the fleet the emulated hub serves, and the faults it injects.
+ *
+ * A fixture is one JSON document. Every section is optional; unknown top-level keys are ignored
+ * (a fleet file may carry other emulators' sections).
+ *
+ * ```json
+ * {
+ *   "hub": {"hostName": "demo-hub.azure-devices.net", "sharedAccessKeyName": "iothubowner", "sharedAccessKey": "<base64>"},
+ *   "deviceModels": [{"id": "m-thermo", "name": "Thermometer", "description": "...", "supportLoRaFeatures": false}],
+ *   "edgeDeviceModels": [{"id": "em-gw", "name": "Edge gateway", "description": "...", "externalIdentifier": "..."}],
+ *   "twins": [
+ *     {"deviceId": "d1", "version": 3, "status": "enabled", "connectionState": "Connected",
+ *      "lastActivityTime": "2024-05-01T10:00:00Z", "statusUpdateTime": "2024-04-01T00:00:00Z",
+ *      "capabilities": {"iotEdge": false}, "tags": {"deviceName": "Boiler room", "modelId": "m-thermo"},
+ *      "properties": {"desired": {}, "reported": {}}}
+ *   ],
+ *   "moduleTwins": [
+ *     {"deviceId": "e1", "moduleId": "$edgeAgent", "version": 2, "properties": {"desired": {}, "reported": {}}}
+ *   ],
+ *   "faults": [
+ *     {"operation": "query:devices", "page": 2, "status": 500, "times": 1}
+ *   ]
+ * }
+ * ```
+ *
+ * `hub` — the hub's identity and the key that signs SAS tokens. When absent:
+ *   hostName `emulated-hub.azure-devices.net`, sharedAccessKeyName `iothubowner`, and the fixed key
+ *   {@link DEFAULT_SHARED_ACCESS_KEY}. A partial `hub` takes the defaults for the missing fields.
+ *
+ * `deviceModels` — `{id, name, description?, supportLoRaFeatures?}` (default `false`), other fields kept.
+ * `edgeDeviceModels` — `{id, name, description?, externalIdentifier?}`, other fields kept.
+ *
+ * `twins` — device twins. Only `deviceId` (non-empty string, unique) is required; the rest is filled
+ *   as the real hub returns it: `status` "enabled" ("enabled" | "disabled"), `connectionState`
+ *   "Disconnected" ("Connected" | "Disconnected"), `version` 1 (positive integer),
+ *   `statusUpdateTime` / `lastActivityTime` "0001-01-01T00:00:00Z", `authenticationType` "sas",
+ *   `cloudToDeviceMessageCount` 0, `capabilities.iotEdge` false, `tags` {}, `properties.desired` and
+ *   `properties.reported` {} each with `$version` (default 1), and `etag` / `deviceEtag` (derived
+ *   from version / deviceId). Any other field is kept as given and served back.
+ * `moduleTwins` — module twins: `deviceId` and `moduleId` (non-empty strings, the pair unique) are
+ *   required; `status`, `connectionState`, `version`, `statusUpdateTime`, `lastActivityTime`,
+ *   `authenticationType`, `cloudToDeviceMessageCount`, `etag`, `deviceEtag`, `properties` filled as
+ *   for device twins. The device does not have to be in `twins`.
+ *
+ * `faults` — injected failures, checked in order for every query request; the first one that
+ *   applies is used. Every field but the effect is a filter, and an omitted filter matches anything:
+ *   - `operation`: "query:devices" | "query:devices.modules" (the query's FROM collection)
+ *   - `match`: a substring of the query text
+ *   - `page`: 1-based page number of that listing, derived from the request's continuation offset
+ *     and its page size (`floor(offset / x-ms-max-item-count) + 1`; a request without a
+ *     continuation token is page 1)
+ *   - `times`: how many requests it applies to, then it is spent (omit = every time). The counters
+ *     belong to the loaded fixture: a reload of the fixture file resets them.
+ *   and the effect (at least one of `status` or `delayMs`):
+ *   - `status`: an HTTP error status (400..599) answered with an IoT Hub style error body
+ *     (429 -> ThrottlingException, 503 -> ServiceUnavailable, 500 -> ServerError, ...)
+ *   - `retryAfterMs` / `retryAfterSeconds`: with `status`, sets `Retry-After` (whole seconds,
+ *     rounded up) and `x-ms-retry-after-ms` (milliseconds); `retryAfterMs` wins if both are given
+ *   - `delayMs`: wait that long before answering; with `status` the error comes late, without
+ *     `status` the request is then answered normally (lets a client's timeout fire).
+ *
+ * A malformed fixture is rejected with a {@link FixtureError} naming the offending index and field,
+ * e.g. `twins[3].deviceId must be a non-empty string`.
+ */
+import { readFileSync } from 'node:fs';
+import type { IotHubCredentials } from '../../providers/iothub/sas.js';
+
+export const DEFAULT_HOST_NAME = 'emulated-hub.azure-devices.net';
+export const DEFAULT_KEY_NAME = 'iothubowner';
+/** A fixed, public, emulator-only key (32 bytes, base64). */
+export const DEFAULT_SHARED_ACCESS_KEY = 'cG9ydGFsLXN5bmMtZW11bGF0ZWQtaHViLWtleS0wMDE=';
+export const NEVER = '0001-01-01T00:00:00Z';
+
+export type FaultOperation = 'query:devices' | 'query:devices.modules';
+
+export interface FaultSpec {
+  operation?: FaultOperation;
+  match?: string;
+  page?: number;
+  status?: number;
+  retryAfterMs?: number;
+  retryAfterSeconds?: number;
+  delayMs?: number;
+  times?: number;
+}
+
+export interface DeviceModel {
+  id: string;
+  name: string;
+  description?: string;
+  supportLoRaFeatures: boolean;
+  [key: string]: unknown;
+}
+
+export interface EdgeDeviceModel {
+  id: string;
+  name: string;
+  description?: string;
+  externalIdentifier?: string;
+  [key: string]: unknown;
+}
+
+export interface TwinCollection {
+  $version: number;
+  [key: string]: unknown;
+}
+
+export interface TwinProperties {
+  desired: TwinCollection;
+  reported: TwinCollection;
+}
+
+export type TwinStatus = 'enabled' | 'disabled';
+export type ConnectionState = 'Connected' | 'Disconnected';
+
+export interface DeviceTwin {
+  deviceId: string;
+  etag: string;
+  deviceEtag: string;
+  version: number;
+  status: TwinStatus;
+  statusUpdateTime: string;
+  connectionState: ConnectionState;
+  lastActivityTime: string;
+  cloudToDeviceMessageCount: number;
+  authenticationType: string;
+  capabilities: { iotEdge: boolean; [key: string]: unknown };
+  tags: Record<string, unknown>;
+  properties: TwinProperties;
+  [key: string]: unknown;
+}
+
+export interface ModuleTwin {
+  deviceId: string;
+  moduleId: string;
+  etag: string;
+  deviceEtag: string;
+  version: number;
+  status: TwinStatus;
+  statusUpdateTime: string;
+  connectionState: ConnectionState;
+  lastActivityTime: string;
+  cloudToDeviceMessageCount: number;
+  authenticationType: string;
+  properties: TwinProperties;
+  [key: string]: unknown;
+}
+
+/** A normalized fixture: every section present, every twin complete. */
+export interface Fixture {
+  hub: IotHubCredentials;
+  deviceModels: DeviceModel[];
+  edgeDeviceModels: EdgeDeviceModel[];
+  twins: DeviceTwin[];
+  moduleTwins: ModuleTwin[];
+  faults: FaultSpec[];
+}
+
+type Loose<T> = { [K in keyof T]?: unknown } & Record<string, unknown>;
+
+/** What a fixture file (or `startIotHubEmulator({fixture})`) may contain: everything optional. */
+export interface FixtureInput {
+  hub?: Partial<IotHubCredentials>;
+  deviceModels?: Loose<DeviceModel>[];
+  edgeDeviceModels?: Loose<EdgeDeviceModel>[];
+  twins?: Loose<DeviceTwin>[];
+  moduleTwins?: Loose<ModuleTwin>[];
+  faults?: FaultSpec[];
+  [key: string]: unknown;
+}
+
+export class FixtureError extends Error {
+  override name = 'FixtureError';
+}
+
+type Obj = Record<string, unknown>;
+
+function isObject(v: unknown): v is Obj {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function fail(where: string, message: string): never {
+  throw new FixtureError(`${where} ${message}`);
+}
+
+function optString(o: Obj, key: string, where: string): string | undefined {
+  const v = o[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') fail(`${where}.${key}`, 'must be a string');
+  return v;
+}
+
+function reqString(o: Obj, key: string, where: string): string {
+  const v = o[key];
+  if (typeof v !== 'string' || v === '') fail(`${where}.${key}`, 'must be a non-empty string');
+  return v;
+}
+
+function optNumber(o: Obj, key: string, where: string, opts: { integer?: boolean; min?: number; max?: number } = {}): number | undefined {
+  const v = o[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v)) fail(`${where}.${key}`, 'must be a number');
+  if (opts.integer && !Number.isInteger(v)) fail(`${where}.${key}`, 'must be an integer');
+  if (opts.min !== undefined && v < opts.min) fail(`${where}.${key}`, `must be >= ${opts.min}`);
+  if (opts.max !== undefined && v > opts.max) fail(`${where}.${key}`, `must be <= ${opts.max}`);
+  return v;
+}
+
+function optEnum<T extends string>(o: Obj, key: string, where: string, allowed: readonly T[]): T | undefined {
+  const v = o[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
+    fail(`${where}.${key}`, `must be one of ${allowed.map((a) => `"${a}"`).join(', ')}`);
+  }
+  return v as T;
+}
+
+function optArray(o: Obj, key: string): unknown[] {
+  const v = o[key];
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) fail(key, 'must be an array');
+  return v;
+}
+
+const EIGHT = Buffer.alloc(8);
+/** The hub's twin etag is the base64 of the 8-byte big-endian version. */
+export function etagFor(version: number): string {
+  EIGHT.writeBigUInt64BE(BigInt(version));
+  return EIGHT.toString('base64');
+}
+
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+/** A stable, cheap device etag: base64 of the 8 hex digits of the id's FNV-1a hash (no Buffer). */
+export function deviceEtagFor(id: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) {
+    h ^= id.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  const hex = (h >>> 0).toString(16).padStart(8, '0');
+  let out = '';
+  for (let i = 0; i < 8; i += 3) {
+    const a = hex.charCodeAt(i);
+    const b = i + 1 < 8 ? hex.charCodeAt(i + 1) : 0;
+    const c = i + 2 < 8 ? hex.charCodeAt(i + 2) : 0;
+    out += B64[a >> 2]! + B64[((a & 3) << 4) | (b >> 4)]! + (i + 1 < 8 ? B64[((b & 15) << 2) | (c >> 6)]! : '=') + (i + 2 < 8 ? B64[c & 63]! : '=');
+  }
+  return out;
+}
+
+function normalizeCollection(v: unknown, where: string): TwinCollection {
+  if (v === undefined) return { $version: 1 };
+  if (!isObject(v)) fail(where, 'must be an object');
+  if (v['$version'] !== undefined && (typeof v['$version'] !== 'number' || !Number.isInteger(v['$version']))) {
+    fail(`${where}.$version`, 'must be an integer');
+  }
+  return v['$version'] === undefined ? { ...v, $version: 1 } : (v as TwinCollection);
+}
+
+function normalizeProperties(v: unknown, where: string): TwinProperties {
+  if (v === undefined) return { desired: { $version: 1 }, reported: { $version: 1 } };
+  if (!isObject(v)) fail(`${where}.properties`, 'must be an object');
+  return {
+    ...v,
+    desired: normalizeCollection(v['desired'], `${where}.properties.desired`),
+    reported: normalizeCollection(v['reported'], `${where}.properties.reported`),
+  };
+}
+
+/** Fields both device and module twins share, with the hub's defaults. */
+function normalizeCommon(t: Obj, where: string, idForEtag: string) {
+  const version = optNumber(t, 'version', where, { integer: true, min: 1 }) ?? 1;
+  const etag = optString(t, 'etag', where) ?? etagFor(version);
+  const deviceEtag = optString(t, 'deviceEtag', where) ?? deviceEtagFor(idForEtag);
+  const status = optEnum<TwinStatus>(t, 'status', where, ['enabled', 'disabled']) ?? 'enabled';
+  const statusUpdateTime = optString(t, 'statusUpdateTime', where) ?? NEVER;
+  const connectionState = optEnum<ConnectionState>(t, 'connectionState', where, ['Connected', 'Disconnected']) ?? 'Disconnected';
+  const lastActivityTime = optString(t, 'lastActivityTime', where) ?? NEVER;
+  const cloudToDeviceMessageCount = optNumber(t, 'cloudToDeviceMessageCount', where, { integer: true, min: 0 }) ?? 0;
+  const authenticationType = optString(t, 'authenticationType', where) ?? 'sas';
+  const properties = normalizeProperties(t['properties'], where);
+  return {
+    etag,
+    deviceEtag,
+    version,
+    status,
+    statusUpdateTime,
+    connectionState,
+    lastActivityTime,
+    cloudToDeviceMessageCount,
+    authenticationType,
+    properties,
+  };
+}
+
+function isCollection(v: unknown): boolean {
+  return isObject(v) && Number.isInteger(v['$version']);
+}
+
+/** True when a twin already has every field, well typed: it is then used as is (no copy). */
+function isCompleteCommon(t: Obj): boolean {
+  const p = t['properties'];
+  return (
+    typeof t['etag'] === 'string' &&
+    typeof t['deviceEtag'] === 'string' &&
+    Number.isInteger(t['version']) &&
+    (t['version'] as number) >= 1 &&
+    (t['status'] === 'enabled' || t['status'] === 'disabled') &&
+    typeof t['statusUpdateTime'] === 'string' &&
+    (t['connectionState'] === 'Connected' || t['connectionState'] === 'Disconnected') &&
+    typeof t['lastActivityTime'] === 'string' &&
+    Number.isInteger(t['cloudToDeviceMessageCount']) &&
+    (t['cloudToDeviceMessageCount'] as number) >= 0 &&
+    typeof t['authenticationType'] === 'string' &&
+    isObject(p) &&
+    isCollection(p['desired']) &&
+    isCollection(p['reported'])
+  );
+}
+
+function normalizeTwin(raw: unknown, where: string): DeviceTwin {
+  if (!isObject(raw)) fail(where, 'must be an object');
+  const caps0 = raw['capabilities'];
+  if (
+    typeof raw['deviceId'] === 'string' &&
+    raw['deviceId'] !== '' &&
+    isObject(raw['tags']) &&
+    isObject(caps0) &&
+    typeof caps0['iotEdge'] === 'boolean' &&
+    isCompleteCommon(raw)
+  ) {
+    return raw as DeviceTwin;
+  }
+  const deviceId = reqString(raw, 'deviceId', where);
+  const common = normalizeCommon(raw, where, deviceId);
+  const tags = raw['tags'] === undefined ? {} : raw['tags'];
+  if (!isObject(tags)) fail(`${where}.tags`, 'must be an object');
+  const caps = raw['capabilities'];
+  let capabilities: DeviceTwin['capabilities'];
+  if (caps === undefined) capabilities = { iotEdge: false };
+  else {
+    if (!isObject(caps)) fail(`${where}.capabilities`, 'must be an object');
+    if (caps['iotEdge'] !== undefined && typeof caps['iotEdge'] !== 'boolean') fail(`${where}.capabilities.iotEdge`, 'must be a boolean');
+    capabilities = caps['iotEdge'] === undefined ? { ...caps, iotEdge: false } : (caps as DeviceTwin['capabilities']);
+  }
+  // Order the keys as the hub does; extra fields sit before tags/properties.
+  return {
+    deviceId,
+    etag: common.etag,
+    deviceEtag: common.deviceEtag,
+    status: common.status,
+    statusUpdateTime: common.statusUpdateTime,
+    connectionState: common.connectionState,
+    lastActivityTime: common.lastActivityTime,
+    cloudToDeviceMessageCount: common.cloudToDeviceMessageCount,
+    authenticationType: common.authenticationType,
+    ...raw,
+    version: common.version,
+    tags,
+    properties: common.properties,
+    capabilities,
+  } as DeviceTwin;
+}
+
+function normalizeModuleTwin(raw: unknown, where: string): ModuleTwin {
+  if (!isObject(raw)) fail(where, 'must be an object');
+  if (typeof raw['deviceId'] === 'string' && raw['deviceId'] !== '' && typeof raw['moduleId'] === 'string' && raw['moduleId'] !== '' && isCompleteCommon(raw)) {
+    return raw as ModuleTwin;
+  }
+  const deviceId = reqString(raw, 'deviceId', where);
+  const moduleId = reqString(raw, 'moduleId', where);
+  const common = normalizeCommon(raw, where, `${deviceId}/${moduleId}`);
+  return {
+    deviceId,
+    moduleId,
+    etag: common.etag,
+    deviceEtag: common.deviceEtag,
+    status: common.status,
+    statusUpdateTime: common.statusUpdateTime,
+    connectionState: common.connectionState,
+    lastActivityTime: common.lastActivityTime,
+    cloudToDeviceMessageCount: common.cloudToDeviceMessageCount,
+    authenticationType: common.authenticationType,
+    ...raw,
+    version: common.version,
+    properties: common.properties,
+  } as ModuleTwin;
+}
+
+function normalizeModel(raw: unknown, where: string): Obj {
+  if (!isObject(raw)) fail(where, 'must be an object');
+  reqString(raw, 'id', where);
+  reqString(raw, 'name', where);
+  optString(raw, 'description', where);
+  return { ...raw };
+}
+
+function normalizeFault(raw: unknown, where: string): FaultSpec {
+  if (!isObject(raw)) fail(where, 'must be an object');
+  const known = new Set(['operation', 'match', 'page', 'status', 'retryAfterMs', 'retryAfterSeconds', 'delayMs', 'times']);
+  for (const key of Object.keys(raw)) if (!known.has(key)) fail(`${where}.${key}`, `is not a fault field (expected one of ${[...known].join(', ')})`);
+  const fault: FaultSpec = {};
+  const operation = optEnum<FaultOperation>(raw, 'operation', where, ['query:devices', 'query:devices.modules']);
+  if (operation !== undefined) fault.operation = operation;
+  const match = optString(raw, 'match', where);
+  if (match !== undefined) fault.match = match;
+  const page = optNumber(raw, 'page', where, { integer: true, min: 1 });
+  if (page !== undefined) fault.page = page;
+  const status = optNumber(raw, 'status', where, { integer: true, min: 400, max: 599 });
+  if (status !== undefined) fault.status = status;
+  const retryAfterMs = optNumber(raw, 'retryAfterMs', where, { min: 0 });
+  if (retryAfterMs !== undefined) fault.retryAfterMs = retryAfterMs;
+  const retryAfterSeconds = optNumber(raw, 'retryAfterSeconds', where, { min: 0 });
+  if (retryAfterSeconds !== undefined) fault.retryAfterSeconds = retryAfterSeconds;
+  const delayMs = optNumber(raw, 'delayMs', where, { min: 0, max: 600_000 });
+  if (delayMs !== undefined) fault.delayMs = delayMs;
+  const times = optNumber(raw, 'times', where, { integer: true, min: 0 });
+  if (times !== undefined) fault.times = times;
+  if (status === undefined && delayMs === undefined) fail(where, 'needs a status or a delayMs');
+  return fault;
+}
+
+/**
+ * Validates a fixture and fills in every default. The input is never modified: the result has new
+ * arrays, twins that lacked a field are new objects, twins that were already complete (as
+ * `generateFleet` makes them, or a normalized fixture holds them) are reused as they are.
+ * Throws {@link FixtureError}.
+ */
+export function normalizeFixture(input: unknown): Fixture {
+  if (!isObject(input)) throw new FixtureError('fixture must be a JSON object');
+  const hubRaw = input['hub'] === undefined ? {} : input['hub'];
+  if (!isObject(hubRaw)) fail('hub', 'must be an object');
+  const hub: IotHubCredentials = {
+    hostName: optString(hubRaw, 'hostName', 'hub') || DEFAULT_HOST_NAME,
+    sharedAccessKeyName: optString(hubRaw, 'sharedAccessKeyName', 'hub') || DEFAULT_KEY_NAME,
+    sharedAccessKey: optString(hubRaw, 'sharedAccessKey', 'hub') || DEFAULT_SHARED_ACCESS_KEY,
+  };
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(hub.sharedAccessKey)) fail('hub.sharedAccessKey', 'must be base64');
+
+  const deviceModels = optArray(input, 'deviceModels').map((m, i) => {
+    const o = normalizeModel(m, `deviceModels[${i}]`);
+    if (o['supportLoRaFeatures'] === undefined) o['supportLoRaFeatures'] = false;
+    else if (typeof o['supportLoRaFeatures'] !== 'boolean') fail(`deviceModels[${i}].supportLoRaFeatures`, 'must be a boolean');
+    return o as DeviceModel;
+  });
+  const edgeDeviceModels = optArray(input, 'edgeDeviceModels').map((m, i) => {
+    const o = normalizeModel(m, `edgeDeviceModels[${i}]`);
+    optString(o, 'externalIdentifier', `edgeDeviceModels[${i}]`);
+    return o as EdgeDeviceModel;
+  });
+
+  const rawTwins = optArray(input, 'twins');
+  const twins = new Array<DeviceTwin>(rawTwins.length);
+  const seen = new Map<string, number>();
+  for (let i = 0; i < rawTwins.length; i++) {
+    const t = normalizeTwin(rawTwins[i], `twins[${i}]`);
+    const prev = seen.get(t.deviceId);
+    if (prev !== undefined) fail(`twins[${i}].deviceId`, `"${t.deviceId}" duplicates twins[${prev}]`);
+    seen.set(t.deviceId, i);
+    twins[i] = t;
+  }
+
+  const rawModules = optArray(input, 'moduleTwins');
+  const moduleTwins = new Array<ModuleTwin>(rawModules.length);
+  const seenModules = new Map<string, number>();
+  for (let i = 0; i < rawModules.length; i++) {
+    const m = normalizeModuleTwin(rawModules[i], `moduleTwins[${i}]`);
+    const key = `${m.deviceId}/${m.moduleId}`;
+    const prev = seenModules.get(key);
+    if (prev !== undefined) fail(`moduleTwins[${i}]`, `"${key}" duplicates moduleTwins[${prev}]`);
+    seenModules.set(key, i);
+    moduleTwins[i] = m;
+  }
+
+  const faults = optArray(input, 'faults').map((f, i) => normalizeFault(f, `faults[${i}]`));
+  return { hub, deviceModels, edgeDeviceModels, twins, moduleTwins, faults };
+}
+
+/** Parses fixture JSON text; errors name the source. */
+export function parseFixture(text: string, source = 'fixture'): Fixture {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    // V8 quotes a snippet of the text in some JSON errors; the text may hold the hub key, so only
+    // the position is reported.
+    const m = /position (\d+)/.exec((err as Error).message);
+    let where = '';
+    if (m) {
+      const pos = Number(m[1]);
+      const before = text.slice(0, pos);
+      const line = before.split('\n').length;
+      const column = pos - before.lastIndexOf('\n');
+      where = ` at line ${line}, column ${column}`;
+    } else if (text.trim() === '') {
+      where = ' (the file is empty)';
+    }
+    throw new FixtureError(`${source}: not valid JSON${where}`);
+  }
+  try {
+    return normalizeFixture(raw);
+  } catch (err) {
+    if (err instanceof FixtureError) throw new FixtureError(`${source}: ${err.message}`);
+    throw err;
+  }
+}
+
+/** Reads, validates and normalizes a fixture file. Throws {@link FixtureError} (or an fs error). */
+export function loadFixture(path: string): Fixture {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new FixtureError(`${path}: cannot read fixture: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return parseFixture(text, path);
+}

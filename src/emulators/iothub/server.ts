@@ -1,0 +1,467 @@
+/**
+ * The emulated Azure IoT Hub service API (twin and module queries) over plain HTTP on loopback.
+ *
+ *   POST /devices/query?api-version=...   body {"query": "..."}; headers Authorization (SAS),
+ *                                         x-ms-max-item-count (default 100, clamped to 1..1000),
+ *                                         x-ms-continuation (optional)
+ *     200  JSON array of this page; x-ms-item-type "Twin" (SELECT *) or "Raw";
+ *          x-ms-continuation on every page but the last
+ *     400  unparseable body/query or invalid continuation token (IoT Hub style error body)
+ *     401  missing/malformed/expired/wrongly signed SAS token
+ *     4xx/5xx  injected faults (see fixture.ts)
+ *   GET    /__emulator/stats   {"total": n, "operations": {"query:devices": n, ...}} (no auth)
+ *   DELETE /__emulator/stats   resets the counters
+ *   anything else -> 404
+ *
+ * Query results are computed once per (query text, fixture generation) and pages are sliced from
+ * that list; each row's JSON is cached per generation, so paging a large fleet is cheap. A
+ * continuation token is the base64url of `{"o": offset, "q": hash of the query text}`: it does not
+ * depend on the fixture generation, so a listing resumes at the same offset after a reload.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { formatConnectionString, verifySasToken, type IotHubCredentials } from '../../providers/iothub/sas.js';
+import { loadFixture, normalizeFixture, type FaultSpec, type Fixture, type FixtureInput } from './fixture.js';
+import { executeQuery, parseQuery, QuerySyntaxError, type ParsedQuery } from './query.js';
+
+export interface IotHubEmulatorOptions {
+  /** A fixture file, re-read whenever its mtime/size change (checked on each request). */
+  fixturePath?: string;
+  /** An in-memory fixture (validated and normalized on start). Give this or `fixturePath`, not both. */
+  fixture?: FixtureInput | Fixture;
+  /** Port to listen on; a random free port when absent. */
+  port?: number;
+  /** Interface to listen on; default 127.0.0.1. */
+  host?: string;
+}
+
+export interface IotHubEmulatorStats {
+  total: number;
+  operations: Record<string, number>;
+}
+
+export interface IotHubEmulator {
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string;
+  readonly port: number;
+  /** The current fixture's hub identity (changes if a reloaded fixture changes `hub`). */
+  readonly credentials: IotHubCredentials;
+  /** `formatConnectionString(credentials)` */
+  readonly connectionString: string;
+  /** `{ IOTHUB_CONNECTION_STRING, IOTHUB_ENDPOINT: url }` */
+  env(): Record<string, string>;
+  /** The current normalized fixture (re-checks the fixture file first). */
+  fixture(): Fixture;
+  /**
+   * Changes the fleet in-process: `fn` edits the current fixture, which is then re-validated and
+   * normalized (so partial twins may be pushed) and becomes a new generation (query caches dropped).
+   * Fault `times` counters are kept for faults that did not change. A later change of the fixture
+   * file replaces the mutated fleet.
+   */
+  mutate(fn: (f: Fixture) => void): void;
+  stats(): IotHubEmulatorStats;
+  resetStats(): void;
+  close(): Promise<void>;
+}
+
+const MAX_BODY_BYTES = 1 << 20;
+const DEFAULT_PAGE_SIZE = 100;
+const MAX_PAGE_SIZE = 1000;
+const RESULT_CACHE_ENTRIES = 32;
+const PARSE_CACHE_ENTRIES = 256;
+const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+
+const ERROR_CODES: Record<number, string> = {
+  400: 'BadRequest',
+  401: 'IotHubUnauthorizedAccess',
+  403: 'IotHubQuotaExceeded',
+  404: 'NotFound',
+  408: 'RequestTimeout',
+  409: 'PreconditionFailed',
+  412: 'PreconditionFailed',
+  413: 'MessageTooLarge',
+  429: 'ThrottlingException',
+  500: 'ServerError',
+  502: 'BadGateway',
+  503: 'ServiceUnavailable',
+  504: 'GatewayTimeout',
+};
+
+interface CachedResult {
+  generation: number;
+  rows: unknown[];
+}
+
+interface ParsedEntry {
+  parsed: ParsedQuery;
+  hash: string;
+}
+
+function queryHash(text: string): string {
+  return createHash('sha256').update(text).digest('base64url').slice(0, 16);
+}
+
+function encodeContinuation(offset: number, hash: string): string {
+  return Buffer.from(JSON.stringify({ o: offset, q: hash })).toString('base64url');
+}
+
+/** Returns the offset, or undefined when the token is malformed or belongs to another query. */
+function decodeContinuation(token: string, hash: string): number | undefined {
+  if (!/^[A-Za-z0-9_-]+$/.test(token)) return undefined;
+  try {
+    const v = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as unknown;
+    if (v === null || typeof v !== 'object') return undefined;
+    const { o, q } = v as { o?: unknown; q?: unknown };
+    if (typeof o !== 'number' || !Number.isSafeInteger(o) || o < 0 || q !== hash) return undefined;
+    return o;
+  } catch {
+    return undefined;
+  }
+}
+
+function trackingMessage(detail?: string): string {
+  const id = randomUUID().replace(/-/g, '').toUpperCase();
+  const stamp = `Tracking ID:${id}-G:0-TimeStamp:${new Date().toISOString()}`;
+  return detail ? `${detail}. ${stamp}` : stamp;
+}
+
+function sendJson(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(status, { 'content-type': JSON_CONTENT_TYPE, 'content-length': Buffer.byteLength(body), ...headers });
+  res.end(body);
+}
+
+function sendError(res: ServerResponse, status: number, message: string, detail?: string, headers: Record<string, string> = {}): void {
+  const code = ERROR_CODES[status] ?? (status >= 500 ? 'ServerError' : 'BadRequest');
+  const body = JSON.stringify({ Message: `ErrorCode:${code};${message}`, ExceptionMessage: trackingMessage(detail) });
+  sendJson(res, status, body, { 'iothub-errorcode': code, ...headers });
+}
+
+function readBody(req: IncomingMessage): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) tooLarge = true;
+      else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(tooLarge ? undefined : Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function guessOperation(text: string): string {
+  return /\bfrom\s+devices\s*\.\s*modules\b/i.test(text) ? 'query:devices.modules' : 'query:devices';
+}
+
+export async function startIotHubEmulator(options: IotHubEmulatorOptions = {}): Promise<IotHubEmulator> {
+  const { fixturePath } = options;
+  if (fixturePath !== undefined && options.fixture !== undefined) {
+    throw new Error('startIotHubEmulator: give either fixturePath or fixture, not both');
+  }
+
+  let current: Fixture;
+  let loadedStamp: string | undefined;
+  let failedStamp: string | undefined;
+  let generation = 0;
+  let resultCache = new Map<string, CachedResult>();
+  let jsonCache = new WeakMap<object, string>();
+  let faultUses = new Map<string, number>();
+  const parseCache = new Map<string, ParsedEntry | QuerySyntaxError>();
+  const operations = new Map<string, number>();
+  let total = 0;
+  let closing = false;
+  let closed: Promise<void> | undefined;
+
+  const install = (f: Fixture, resetFaults: boolean) => {
+    current = f;
+    generation++;
+    resultCache = new Map();
+    jsonCache = new WeakMap();
+    if (resetFaults) faultUses = new Map();
+  };
+
+  const stampOf = (path: string): string => {
+    const st = statSync(path);
+    return `${st.mtimeMs}:${st.size}:${st.ino}`;
+  };
+
+  if (fixturePath !== undefined) {
+    const stamp = stampOf(fixturePath);
+    install(loadFixture(fixturePath), true);
+    loadedStamp = stamp;
+  } else {
+    install(normalizeFixture(options.fixture ?? {}), true);
+  }
+
+  /** Reloads the fixture file when its stamp changed; a bad file keeps the previous fleet. */
+  const refresh = () => {
+    if (fixturePath === undefined) return;
+    let stamp: string;
+    try {
+      stamp = stampOf(fixturePath);
+    } catch (err) {
+      stamp = `error:${(err as NodeJS.ErrnoException).code ?? 'unknown'}`;
+      if (stamp !== failedStamp) {
+        failedStamp = stamp;
+        process.stderr.write(`iothub emulator: cannot stat fixture ${fixturePath} (${stamp.slice(6)}); keeping the previous fleet\n`);
+      }
+      return;
+    }
+    if (stamp === loadedStamp || stamp === failedStamp) return;
+    try {
+      const f = loadFixture(fixturePath);
+      install(f, true);
+      loadedStamp = stamp;
+      failedStamp = undefined;
+    } catch (err) {
+      failedStamp = stamp;
+      process.stderr.write(`iothub emulator: fixture reload failed, keeping the previous fleet: ${(err as Error).message.split('\n')[0]}\n`);
+    }
+  };
+
+  const parseCached = (text: string): ParsedEntry | QuerySyntaxError => {
+    let entry = parseCache.get(text);
+    if (entry === undefined) {
+      try {
+        entry = { parsed: parseQuery(text), hash: queryHash(text) };
+      } catch (err) {
+        if (!(err instanceof QuerySyntaxError)) throw err;
+        entry = err;
+      }
+      if (parseCache.size >= PARSE_CACHE_ENTRIES) parseCache.clear();
+      parseCache.set(text, entry);
+    }
+    return entry;
+  };
+
+  const resultsFor = (entry: ParsedEntry): unknown[] => {
+    const cached = resultCache.get(entry.parsed.text);
+    if (cached && cached.generation === generation) return cached.rows;
+    const rows = executeQuery(entry.parsed, current);
+    if (resultCache.size >= RESULT_CACHE_ENTRIES) resultCache.delete(resultCache.keys().next().value!);
+    resultCache.set(entry.parsed.text, { generation, rows });
+    return rows;
+  };
+
+  const rowJson = (row: unknown): string => {
+    if (row === null || typeof row !== 'object') return JSON.stringify(row) ?? 'null';
+    let s = jsonCache.get(row);
+    if (s === undefined) {
+      s = JSON.stringify(row);
+      jsonCache.set(row, s);
+    }
+    return s;
+  };
+
+  const count = (operation: string) => {
+    total++;
+    operations.set(operation, (operations.get(operation) ?? 0) + 1);
+  };
+
+  const faultKey = (fault: FaultSpec, index: number) => `${index}:${JSON.stringify(fault)}`;
+
+  /** The first fault that applies to this request; consumes one of its `times`. */
+  const takeFault = (operation: string, text: string, page: number): FaultSpec | undefined => {
+    const faults = current.faults;
+    for (let i = 0; i < faults.length; i++) {
+      const fault = faults[i]!;
+      if (fault.operation !== undefined && fault.operation !== operation) continue;
+      if (fault.match !== undefined && !text.includes(fault.match)) continue;
+      if (fault.page !== undefined && fault.page !== page) continue;
+      if (fault.times !== undefined) {
+        const key = faultKey(fault, i);
+        const used = faultUses.get(key) ?? 0;
+        if (used >= fault.times) continue;
+        faultUses.set(key, used + 1);
+      }
+      return fault;
+    }
+    return undefined;
+  };
+
+  const sleepers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const sleeper = {
+        timer: setTimeout(() => {
+          sleepers.delete(sleeper);
+          resolve();
+        }, ms),
+        resolve,
+      };
+      sleepers.add(sleeper);
+    });
+
+  const handleQuery = async (req: IncomingMessage, res: ServerResponse) => {
+    refresh();
+    const body = await readBody(req);
+    let text: string | undefined;
+    let bodyProblem: string | undefined;
+    if (body === undefined) bodyProblem = `Request body is larger than ${MAX_BODY_BYTES} bytes`;
+    else {
+      try {
+        const v = JSON.parse(body) as unknown;
+        const q = v !== null && typeof v === 'object' ? (v as { query?: unknown }).query : undefined;
+        if (typeof q === 'string') text = q;
+        else bodyProblem = 'Request body must be a JSON object with a string "query"';
+      } catch {
+        bodyProblem = 'Request body is not valid JSON';
+      }
+    }
+    const entry = text === undefined ? undefined : parseCached(text);
+    const operation = entry && !(entry instanceof QuerySyntaxError) ? `query:${entry.parsed.from}` : guessOperation(text ?? '');
+    count(operation);
+
+    const verdict = verifySasToken(req.headers.authorization, current.hub, Math.floor(Date.now() / 1000));
+    if (!verdict.ok) {
+      sendError(res, 401, 'Unauthorized', `Unauthorized: ${verdict.reason}`);
+      return;
+    }
+    if (text === undefined || entry === undefined) {
+      sendError(res, body === undefined ? 413 : 400, bodyProblem ?? 'Bad request');
+      return;
+    }
+    if (entry instanceof QuerySyntaxError) {
+      sendError(res, 400, `Query is not valid. ${entry.message}`, entry.message);
+      return;
+    }
+
+    const sizeHeader = req.headers['x-ms-max-item-count'];
+    const requested = typeof sizeHeader === 'string' ? Number.parseInt(sizeHeader, 10) : NaN;
+    const pageSize = Number.isFinite(requested) ? Math.min(MAX_PAGE_SIZE, Math.max(1, requested)) : DEFAULT_PAGE_SIZE;
+
+    let offset = 0;
+    const token = req.headers['x-ms-continuation'];
+    if (typeof token === 'string' && token !== '') {
+      const decoded = decodeContinuation(token, entry.hash);
+      if (decoded === undefined) {
+        sendError(res, 400, 'Invalid continuation token', 'The continuation token is malformed or belongs to another query');
+        return;
+      }
+      offset = decoded;
+    }
+
+    const fault = takeFault(operation, text, Math.floor(offset / pageSize) + 1);
+    if (fault) {
+      if (fault.delayMs !== undefined && fault.delayMs > 0) {
+        await sleep(fault.delayMs);
+        if (res.destroyed || closing) return;
+      }
+      if (fault.status !== undefined) {
+        const headers: Record<string, string> = {};
+        const retryMs = fault.retryAfterMs ?? (fault.retryAfterSeconds !== undefined ? fault.retryAfterSeconds * 1000 : undefined);
+        if (retryMs !== undefined) {
+          headers['retry-after'] = String(Math.ceil(retryMs / 1000));
+          headers['x-ms-retry-after-ms'] = String(Math.ceil(retryMs));
+        }
+        const message =
+          fault.status === 429
+            ? 'Throttling: the request rate is too high, retry later'
+            : fault.status >= 500
+              ? 'The service encountered an error (injected fault)'
+              : 'The request failed (injected fault)';
+        sendError(res, fault.status, message, 'Injected by the emulator fixture', headers);
+        return;
+      }
+    }
+
+    const rows = resultsFor(entry);
+    const end = Math.min(rows.length, offset + pageSize);
+    const parts: string[] = [];
+    for (let i = offset; i < end; i++) parts.push(rowJson(rows[i]));
+    const headers: Record<string, string> = { 'x-ms-item-type': entry.parsed.itemType };
+    if (end < rows.length) headers['x-ms-continuation'] = encodeContinuation(end, entry.hash);
+    sendJson(res, 200, `[${parts.join(',')}]`, headers);
+  };
+
+  const statsSnapshot = (): IotHubEmulatorStats => ({ total, operations: Object.fromEntries(operations) });
+  const resetStats = () => {
+    total = 0;
+    operations.clear();
+  };
+
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?', 1)[0]!;
+    const done = (p: Promise<void> | void) => {
+      if (p)
+        p.catch((err: unknown) => {
+          process.stderr.write(`iothub emulator: internal error: ${(err as Error).message}\n`);
+          sendError(res, 500, 'Internal emulator error');
+        });
+    };
+    if (path === '/devices/query') {
+      if (req.method !== 'POST') {
+        req.resume();
+        sendError(res, 405, `Method ${req.method ?? ''} is not allowed on /devices/query`, undefined, { allow: 'POST' });
+        return;
+      }
+      done(handleQuery(req, res));
+      return;
+    }
+    req.resume();
+    if (path === '/__emulator/stats') {
+      if (req.method === 'GET') sendJson(res, 200, JSON.stringify(statsSnapshot()));
+      else if (req.method === 'DELETE') {
+        resetStats();
+        sendJson(res, 200, JSON.stringify(statsSnapshot()));
+      } else sendError(res, 405, `Method ${req.method ?? ''} is not allowed on /__emulator/stats`, undefined, { allow: 'GET, DELETE' });
+      return;
+    }
+    sendError(res, 404, `No such resource: ${req.method ?? ''} ${path}`);
+  });
+
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+  return {
+    url,
+    port,
+    get credentials() {
+      return { ...current.hub };
+    },
+    get connectionString() {
+      return formatConnectionString(current.hub);
+    },
+    env() {
+      return { IOTHUB_CONNECTION_STRING: formatConnectionString(current.hub), IOTHUB_ENDPOINT: url };
+    },
+    fixture() {
+      refresh();
+      return current;
+    },
+    mutate(fn) {
+      refresh();
+      fn(current);
+      install(normalizeFixture(current), false);
+    },
+    stats: statsSnapshot,
+    resetStats,
+    close() {
+      if (closed) return closed;
+      closing = true;
+      for (const s of sleepers) {
+        clearTimeout(s.timer);
+        s.resolve();
+      }
+      sleepers.clear();
+      closed = new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      });
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,30 @@
+/** Why a provider call failed, in the terms the exit code needs. */
+export type ProviderErrorKind = 'unreachable' | 'auth' | 'throttled' | 'server' | 'timeout' | 'bad-request' | 'protocol';
+
+export class ProviderError extends Error {
+  constructor(
+    readonly provider: string,
+    readonly kind: ProviderErrorKind,
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'ProviderError';
+  }
+}
+
+/** Counts calls per operation: a cloud API's rate limit, not CPU, bounds a pass, so this is what we report. */
+export class ApiCallCounter {
+  private readonly counts = new Map<string, number>();
+  add(operation: string, n = 1): void {
+    this.counts.set(operation, (this.counts.get(operation) ?? 0) + n);
+  }
+  get total(): number {
+    let sum = 0;
+    for (const n of this.counts.values()) sum += n;
+    return sum;
+  }
+  toJSON(): Record<string, number> {
+    return Object.fromEntries([...this.counts.entries()].sort(([a], [b]) => (a < b ? -1 : 1)));
+  }
+}

@@ -1,0 +1,13 @@
+/** Exit codes of the command-line contract (sysexits where one fits). */
+export const EXIT = {
+  ok: 0,
+  failed: 1,
+  changes: 2,
+  partial: 3,
+  usage: 64,
+  unavailable: 69,
+  locked: 75,
+  config: 78,
+} as const;
+
+export type PassStatus = 'ok' | 'partial' | 'failed' | 'locked' | 'refused';

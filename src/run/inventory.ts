@@ -1,0 +1,25 @@
+import type { Knex } from 'knex';
+import type { CurrentRecord, Plan, PlanPolicy, RemoteEntry } from '../reconcile/index.js';
+import type { ApiCallCounter } from '../providers/errors.js';
+import type { DbClient } from '../store/db.js';
+import type { ApplyOutcome } from '../store/types.js';
+
+export type { ApplyOutcome };
+import type { Logger } from './log.js';
+
+
+/**
+ * One inventory, declared by a command: where records come from, how they map to rows (or skips), and
+ * the table they land in. The pass in `run/pass.ts` does the rest, the same for every command.
+ */
+export interface Inventory {
+  readonly command: string;
+  /** What a row is called in output ("device"). */
+  readonly noun: string;
+  readonly policy: Omit<PlanPolicy, 'massDelete'>;
+  readonly calls: ApiCallCounter;
+  /** Yields remote records already mapped, a page at a time. Throwing ends the listing as incomplete. */
+  remote(db: Knex, log: Logger): AsyncIterable<RemoteEntry[]>;
+  loadCurrent(db: Knex): Promise<Map<string, CurrentRecord>>;
+  apply(trx: Knex.Transaction, plan: Plan, client: DbClient): Promise<ApplyOutcome>;
+}

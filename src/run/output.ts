@@ -1,0 +1,138 @@
+import { Chalk, type ChalkInstance } from 'chalk';
+import Table from 'cli-table3';
+import type { FieldChange, Scalar } from '../reconcile/index.js';
+import type { PassResult } from './pass.js';
+
+export const JSON_SCHEMA_VERSION = 1;
+
+/** No rule between rows: a plan of many rows stays readable. */
+const COMPACT = { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' };
+
+/** The `--json` document: stable, documented in the README. Secret values are never included. */
+export function renderJson(result: PassResult): string {
+  const plan = result.plan;
+  const changes: unknown[] = [];
+  if (plan) {
+    for (const c of plan.create) changes.push({ action: 'create', ref: c.key, version: c.version });
+    for (const u of plan.update) {
+      changes.push({
+        action: 'update',
+        ref: u.desired.key,
+        version: u.desired.version,
+        cause: u.cause,
+        fields: u.changes.map((f) => (f.secret ? { field: f.field, secret: true } : { field: f.field, old: f.old ?? null, new: f.new ?? null })),
+      });
+    }
+    for (const d of plan.delete) changes.push({ action: 'delete', ref: d.key, version: d.version });
+  }
+  const doc = {
+    schemaVersion: JSON_SCHEMA_VERSION,
+    command: result.command,
+    status: result.status,
+    dryRun: result.dryRun,
+    exitCode: result.exitCode,
+    runId: result.runId,
+    startedAt: result.startedAt.toISOString(),
+    finishedAt: result.finishedAt.toISOString(),
+    durationMs: result.finishedAt.getTime() - result.startedAt.getTime(),
+    summary: result.summary,
+    applied: result.applied
+      ? { create: result.applied.created, update: result.applied.updated, delete: result.applied.deleted, conflicts: result.applied.conflicts }
+      : null,
+    changes,
+    skipped: plan ? plan.skipped.map((s) => ({ ref: s.key, reason: s.reason })) : [],
+    failed: [
+      ...(plan ? plan.failed.map((f) => ({ ref: f.key, error: f.error })) : []),
+      ...(result.listingError ? [{ ref: null, error: result.listingError }] : []),
+    ],
+    stale: plan ? plan.stale.map((s) => ({ ref: s.key, remoteVersion: s.remoteVersion, storedVersion: s.storedVersion })) : [],
+    deletesWithheld: plan?.deletesWithheld ?? null,
+    guard: plan ? plan.guard : null,
+    apiCalls: { total: Object.values(result.apiCalls).reduce((a, b) => a + b, 0), operations: result.apiCalls },
+    peakRssBytes: result.peakRssBytes,
+    error: result.error,
+  };
+  return JSON.stringify(doc, null, 2);
+}
+
+export interface TableOptions {
+  color: boolean;
+  maxRows: number;
+}
+
+/** The diff for people: one row per change, long lists cut, and a summary line always. */
+export function renderTable(result: PassResult, opts: TableOptions): string {
+  const c = new Chalk({ level: opts.color ? 1 : 0 });
+  const lines: string[] = [];
+  const plan = result.plan;
+  if (plan) {
+    const rows: Array<[string, string, string]> = [];
+    for (const d of plan.create) rows.push([c.green('+'), d.key, c.green(`create (version ${d.version})`)]);
+    for (const u of plan.update) rows.push([c.yellow('~'), u.desired.key, describeChanges(u.changes, c)]);
+    for (const d of plan.delete) rows.push([c.red('-'), d.key, c.red(`delete (stored version ${d.version})`)]);
+    for (const s of plan.skipped) rows.push([c.dim('!'), s.key, c.dim(`skipped: ${s.reason}`)]);
+    for (const f of plan.failed) rows.push([c.red('x'), f.key, c.red(`failed: ${f.error}`)]);
+    for (const s of plan.stale) rows.push([c.dim('='), s.key, c.dim(`kept: stored version ${s.storedVersion} is newer than ${s.remoteVersion}`)]);
+    if (rows.length > 0) {
+      const table = new Table({
+        head: ['', result.noun, 'change'],
+        style: { head: opts.color ? ['bold'] : [], border: opts.color ? ['grey'] : [] },
+        wordWrap: true,
+        chars: COMPACT,
+      });
+      for (const row of rows.slice(0, opts.maxRows)) table.push(row);
+      lines.push(table.toString());
+      if (rows.length > opts.maxRows) lines.push(`... and ${(rows.length - opts.maxRows).toLocaleString('en-US')} more`);
+    }
+  }
+  lines.push(summaryLine(result, c));
+  if (result.listingError) {
+    lines.push(c.red(`The listing did not complete (${result.listingError}): no ${result.noun} was deleted.`));
+  }
+  if (plan?.guard.refused) {
+    lines.push(c.red(result.error ?? 'mass-delete guard refused the pass'));
+  } else if (result.status === 'locked' || result.status === 'failed') {
+    lines.push(c.red(result.error ?? result.status));
+  }
+  if (result.applied && result.applied.conflicts.length > 0) {
+    lines.push(c.yellow(`${result.applied.conflicts.length} row(s) kept: a newer version was stored meanwhile.`));
+  }
+  if (plan && !plan.guard.refused && result.status !== 'failed') {
+    const seconds = ((result.finishedAt.getTime() - result.startedAt.getTime()) / 1000).toFixed(2);
+    lines.push(
+      result.dryRun
+        ? c.dim('Dry run: nothing was changed.')
+        : c.dim(`Applied in ${seconds}s (run ${result.runId ?? '-'}, ${plural(totalCalls(result), 'API call')}).`),
+    );
+  }
+  return lines.join('\n');
+}
+
+function summaryLine(result: PassResult, c: ChalkInstance): string {
+  const s = result.summary;
+  const n = (x: number) => x.toLocaleString('en-US');
+  if (!result.plan) return '';
+  const tail = [`${n(s.unchanged)} unchanged`, `${n(s.skipped)} skipped`, ...(s.failed > 0 ? [`${n(s.failed)} failed`] : [])].join(', ');
+  if (s.create + s.update + s.delete === 0) return `${c.bold('No changes.')} ${tail}.`;
+  return `${c.bold('Plan:')} ${n(s.create)} to create, ${n(s.update)} to update, ${n(s.delete)} to delete, ${tail}.`;
+}
+
+function describeChanges(changes: readonly FieldChange[], c: ChalkInstance): string {
+  return changes
+    .map((f) => (f.secret ? `${f.field}: ${c.dim('(secret changed)')}` : `${f.field}: ${show(f.old)} -> ${show(f.new)}`))
+    .join('\n');
+}
+
+function show(value: Scalar | undefined): string {
+  if (value === null || value === undefined) return 'null';
+  if (typeof value === 'string') return value.length > 60 ? JSON.stringify(value.slice(0, 57) + '...') : JSON.stringify(value);
+  return String(value);
+}
+
+function totalCalls(result: PassResult): number {
+  return Object.values(result.apiCalls).reduce((a, b) => a + b, 0);
+}
+
+function plural(n: number, noun: string): string {
+  return `${n.toLocaleString('en-US')} ${noun}${n === 1 ? '' : 's'}`;
+}

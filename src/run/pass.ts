@@ -1,0 +1,264 @@
+import type { Knex } from 'knex';
+import { ProviderError } from '../providers/errors.js';
+import { hasChanges, plan as computePlan, summarize, type ListingState, type Plan, type PlanSummary, type RemoteEntry } from '../reconcile/index.js';
+import { describeDbError, openKnex } from '../store/db.js';
+import { migrateLatest } from '../store/migrate.js';
+import { recordRun, type RunEvent, type RunStatus } from '../store/runlog.js';
+import type { ApplyOutcome } from '../store/types.js';
+import type { PassConfig } from '../config.js';
+import { EXIT, type PassStatus } from './exit.js';
+import type { Inventory } from './inventory.js';
+import { acquireFileLock, acquirePostgresLock, LockHeldError, type HeldLock } from './lock.js';
+import type { Logger } from './log.js';
+import { createProgress } from './progress.js';
+
+export interface PassResult {
+  readonly command: string;
+  readonly status: PassStatus;
+  readonly dryRun: boolean;
+  readonly exitCode: number;
+  readonly runId: number | null;
+  readonly startedAt: Date;
+  readonly finishedAt: Date;
+  readonly plan: Plan | null;
+  readonly summary: PlanSummary;
+  readonly applied: ApplyOutcome | null;
+  /** Why the listing stopped early, when it did: no deletes were planned. */
+  readonly listingError: string | null;
+  readonly apiCalls: Record<string, number>;
+  readonly error: string | null;
+  readonly noun: string;
+  readonly peakRssBytes: number;
+}
+
+const EMPTY_SUMMARY: PlanSummary = { create: 0, update: 0, delete: 0, unchanged: 0, skipped: 0, failed: 0 };
+
+/** A failure that ends the pass before anything is applied, with the exit code it maps to. */
+class PassFailure extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * One reconcile pass, the same for every inventory: lock, migrate, list, plan, apply in one
+ * transaction, record the run. Never throws for expected failures: they become the result's status.
+ */
+export async function runPass(inventory: Inventory, config: PassConfig, log: Logger): Promise<PassResult> {
+  const startedAt = new Date();
+  const base = { command: config.command, dryRun: config.dryRun, startedAt, noun: inventory.noun };
+  const finish = (fields: Partial<PassResult> & Pick<PassResult, 'status' | 'exitCode'>): PassResult => ({
+    ...base,
+    runId: null,
+    plan: null,
+    summary: EMPTY_SUMMARY,
+    applied: null,
+    listingError: null,
+    error: null,
+    apiCalls: inventory.calls.toJSON(),
+    finishedAt: new Date(),
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    ...fields,
+  });
+
+  let lock: HeldLock;
+  try {
+    lock =
+      config.lock === 'postgres'
+        ? await acquirePostgresLock({ command: config.command, connectionString: config.db.url })
+        : await acquireFileLock({ command: config.command, lockDir: config.lockDir });
+  } catch (error) {
+    if (error instanceof LockHeldError) return finish({ status: 'locked', exitCode: EXIT.locked, error: error.message });
+    const message = `cannot take the ${config.lock} lock: ${describeDbError(config.db, error)}`;
+    return finish({ status: 'failed', exitCode: config.lock === 'postgres' ? EXIT.unavailable : EXIT.config, error: message });
+  }
+
+  const db = openKnex(config.db);
+  try {
+    try {
+      await migrateLatest(db);
+    } catch (error) {
+      throw new PassFailure(`cannot prepare the database ${config.db.display}: ${describeDbError(config.db, error)}`, dbExitCode(error));
+    }
+    return await reconcile(inventory, config, log, db, lock, startedAt, finish);
+  } catch (error) {
+    const exitCode = error instanceof PassFailure ? error.exitCode : EXIT.failed;
+    const message = error instanceof Error ? describeDbError(config.db, error) : String(error);
+    const runId = config.dryRun ? null : await recordFailedRun(db, config, startedAt, exitCode, message, log);
+    return finish({ status: 'failed', exitCode, error: message, runId });
+  } finally {
+    await db.destroy().catch(() => undefined);
+    await lock.release().catch(() => undefined);
+  }
+}
+
+async function reconcile(
+  inventory: Inventory,
+  config: PassConfig,
+  log: Logger,
+  db: Knex,
+  lock: HeldLock,
+  startedAt: Date,
+  finish: (fields: Partial<PassResult> & Pick<PassResult, 'status' | 'exitCode'>) => PassResult,
+): Promise<PassResult> {
+  const { entries, listing, pages } = await fetchRemote(inventory, db, log, config.progress);
+  if (!listing.complete && pages === 0) {
+    throw new PassFailure(listing.reason, listingExitCode(listing.error));
+  }
+
+  const current = await inventory.loadCurrent(db);
+  const plan = computePlan(current, entries, listing.complete ? { complete: true } : listing, {
+    ...inventory.policy,
+    massDelete: config.massDelete,
+  });
+  const listingError = listing.complete ? null : listing.reason;
+  const summary = { ...summarize(plan), failed: plan.failed.length + (listingError ? 1 : 0) };
+  const partial = summary.failed > 0;
+
+  if (config.dryRun) {
+    const status: PassStatus = plan.guard.refused ? 'refused' : partial ? 'partial' : 'ok';
+    return finish({ status, exitCode: exitCodeFor(status, hasChanges(plan), config), plan, summary, listingError });
+  }
+
+  const events = eventsOf(plan, listingError, inventory.noun);
+  if (plan.guard.refused) {
+    const runId = await recordRun(db, runRecord(config, startedAt, 'refused', EXIT.failed, summary, inventory, guardMessage(plan)), events);
+    return finish({ status: 'refused', exitCode: EXIT.failed, plan, summary, listingError, runId, error: guardMessage(plan) });
+  }
+
+  const status: PassStatus = partial ? 'partial' : 'ok';
+  const exitCode = exitCodeFor(status, hasChanges(plan), config);
+  const { applied, runId } = await db.transaction(async (trx) => {
+    const applied = await inventory.apply(trx, plan, config.db.client);
+    for (const key of applied.conflicts) {
+      events.push({ level: 'warn', type: 'conflict', ref: key, message: 'not written: the stored version is newer (concurrent writer)' });
+    }
+    // Checked last, right before COMMIT: a lock lost during the pass means another run may be writing.
+    const compromised = lock.compromised();
+    if (compromised) throw new Error(`lock lost during the pass, nothing applied: ${compromised.message}`);
+    const runId = await recordRun(trx, runRecord(config, startedAt, status, exitCode, summary, inventory, null), events);
+    return { applied, runId };
+  });
+  log.debug('applied', { runId, ...applied, conflicts: applied.conflicts.length });
+  return finish({ status, exitCode, plan, summary, applied, listingError, runId });
+}
+
+interface Listing {
+  entries: RemoteEntry[];
+  listing: { complete: true } | { complete: false; reason: string; error: unknown };
+  pages: number;
+}
+
+async function fetchRemote(inventory: Inventory, db: Knex, log: Logger, showProgress: boolean): Promise<Listing> {
+  const progress = createProgress(showProgress);
+  const entries: RemoteEntry[] = [];
+  let pages = 0;
+  try {
+    for await (const page of inventory.remote(db, log)) {
+      pages++;
+      for (const entry of page) entries.push(entry);
+      progress.update(`${inventory.command}: ${entries.length.toLocaleString('en-US')} records, ${pages} pages`);
+    }
+    return { entries, listing: { complete: true }, pages };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const reason = pages === 0 ? message : `listing stopped after page ${pages}: ${message}`;
+    if (pages > 0) log.error(`${reason}; no ${inventory.noun} is deleted in this pass`);
+    return { entries, listing: { complete: false, reason, error }, pages };
+  } finally {
+    progress.done();
+  }
+}
+
+function exitCodeFor(status: PassStatus, changed: boolean, config: PassConfig): number {
+  if (status === 'partial') return EXIT.partial;
+  if (status === 'refused' || status === 'failed') return EXIT.failed;
+  return changed && config.detailedExitcode ? EXIT.changes : EXIT.ok;
+}
+
+function listingExitCode(error: unknown): number {
+  if (error instanceof ProviderError) {
+    if (error.kind === 'auth') return EXIT.config;
+    if (error.kind === 'unreachable' || error.kind === 'timeout') return EXIT.unavailable;
+  }
+  return EXIT.failed;
+}
+
+function dbExitCode(error: unknown): number {
+  const code = (error as { code?: string })?.code;
+  return code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ETIMEDOUT' || code === '3D000' ? EXIT.unavailable : EXIT.failed;
+}
+
+function guardMessage(plan: Plan): string {
+  const { wouldDelete, tableRows, maxShare } = plan.guard;
+  return (
+    `mass-delete guard: this pass would delete ${wouldDelete} of ${tableRows} rows ` +
+    `(more than ${Math.round(maxShare * 100)}%); nothing was applied. ` +
+    `If the remote side really lost them, run again with --allow-mass-delete`
+  );
+}
+
+function eventsOf(plan: Plan, listingError: string | null, noun: string): RunEvent[] {
+  const events: RunEvent[] = [];
+  for (const s of plan.skipped) events.push({ level: 'info', type: 'skip', ref: s.key, message: s.reason });
+  for (const f of plan.failed) events.push({ level: 'error', type: 'fail', ref: f.key, message: f.error });
+  if (listingError) {
+    events.push({ level: 'error', type: 'listing', ref: null, message: listingError });
+    events.push({ level: 'warn', type: 'deletes-withheld', ref: null, message: `listing incomplete: no ${noun} deleted in this pass` });
+  }
+  for (const s of plan.stale) {
+    events.push({
+      level: 'warn',
+      type: 'stale',
+      ref: s.key,
+      message: `remote version ${s.remoteVersion} is older than stored version ${s.storedVersion}; kept the stored row`,
+    });
+  }
+  if (plan.guard.refused) events.push({ level: 'warn', type: 'guard', ref: null, message: guardMessage(plan) });
+  else for (const d of plan.delete) events.push({ level: 'info', type: 'delete', ref: d.key, message: `deleted ${noun} (stored version ${d.version})` });
+  return events;
+}
+
+function runRecord(
+  config: PassConfig,
+  startedAt: Date,
+  status: RunStatus,
+  exitCode: number,
+  summary: PlanSummary,
+  inventory: Inventory,
+  error: string | null,
+) {
+  return {
+    command: config.command,
+    status,
+    dryRun: false,
+    startedAt,
+    finishedAt: new Date(),
+    exitCode,
+    summary: { ...summary, apiCalls: inventory.calls.toJSON() },
+    error,
+  };
+}
+
+async function recordFailedRun(
+  db: Knex,
+  config: PassConfig,
+  startedAt: Date,
+  exitCode: number,
+  message: string,
+  log: Logger,
+): Promise<number | null> {
+  try {
+    return await recordRun(
+      db,
+      { command: config.command, status: 'failed', dryRun: false, startedAt, finishedAt: new Date(), exitCode, summary: null, error: message },
+      [{ level: 'error', type: 'error', ref: null, message }],
+    );
+  } catch (error) {
+    log.debug(`could not record the failed run: ${describeDbError(config.db, error)}`);
+    return null;
+  }
+}

@@ -1,0 +1,83 @@
+import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+
+// COUNT(*) and bigint columns (versions) come back from pg as strings; they fit a double in practice.
+pg.types.setTypeParser(20, (value) => Number(value));
+
+export type DbClient = 'sqlite' | 'postgres';
+
+export interface DbTarget {
+  readonly client: DbClient;
+  /** As given by the user; may hold a password: never print it, print `display`. */
+  readonly url: string;
+  readonly display: string;
+  readonly filename?: string;
+}
+
+export class DbUrlError extends Error {}
+
+export const DEFAULT_DB_URL = 'sqlite:./portal-sync.db';
+
+/** `sqlite:<path>`, `sqlite::memory:`, `postgres://...` or `postgresql://...`. */
+export function parseDbUrl(url: string): DbTarget {
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    if (path === '') throw new DbUrlError('--db sqlite: needs a file path, e.g. sqlite:./portal-sync.db');
+    const filename = path === ':memory:' ? ':memory:' : resolve(path);
+    return { client: 'sqlite', url, display: `sqlite:${path}`, filename };
+  }
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new DbUrlError('--db is not a valid postgres:// URL');
+    }
+    return { client: 'postgres', url, display: redactUrl(parsed) };
+  }
+  throw new DbUrlError(`--db must be sqlite:<path> or postgres://..., got "${url.split(':')[0]}:..."`);
+}
+
+/** A URL with user and password removed, for output. */
+export function redactUrl(url: URL): string {
+  const copy = new URL(url.href);
+  copy.username = '';
+  copy.password = '';
+  copy.search = '';
+  return copy.href;
+}
+
+export function openKnex(target: DbTarget): Knex {
+  if (target.client === 'sqlite') {
+    if (target.filename !== ':memory:') mkdirSync(dirname(target.filename!), { recursive: true });
+    return knexFactory({
+      client: 'better-sqlite3',
+      connection: { filename: target.filename! },
+      useNullAsDefault: true,
+      pool: {
+        min: 1,
+        max: 1,
+        afterCreate(conn: { pragma(sql: string): unknown }, done: (err: Error | null, conn: unknown) => void) {
+          conn.pragma('journal_mode = WAL');
+          conn.pragma('synchronous = NORMAL');
+          conn.pragma('foreign_keys = ON');
+          conn.pragma('busy_timeout = 5000');
+          done(null, conn);
+        },
+      },
+    });
+  }
+  return knexFactory({
+    client: 'pg',
+    connection: { connectionString: target.url, application_name: 'portal-sync' },
+    pool: { min: 0, max: 4 },
+  });
+}
+
+/** Database errors can quote the connection string; keep only what names the server. */
+export function describeDbError(target: DbTarget, error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split(target.url).join(target.display);
+}

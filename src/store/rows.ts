@@ -1,0 +1,42 @@
+import type { Scalar } from '../reconcile/index.js';
+
+/** SQLite returns booleans as 0/1 and PostgreSQL timestamps as Date: both become what the plan compares. */
+export function toBool(value: unknown): boolean | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'boolean') return value;
+  if (typeof value === 'number') return value !== 0;
+  if (typeof value === 'string') return value === '1' || value.toLowerCase() === 'true';
+  return Boolean(value);
+}
+
+export function toIso(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  const date = value instanceof Date ? value : new Date(value as string);
+  return Number.isNaN(date.getTime()) ? null : date.toISOString();
+}
+
+export function toScalar(value: unknown): Scalar {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value;
+  if (value instanceof Date) return value.toISOString();
+  return JSON.stringify(value);
+}
+
+/** Splits a list into chunks so multi-row statements stay under the drivers' parameter limits. */
+export function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** Rows per statement for a table of `columns` columns: SQLite allows 32,766 parameters, pg 65,535. */
+export function chunkSizeFor(columns: number): number {
+  return Math.max(1, Math.min(1000, Math.floor(30_000 / columns)));
+}
+
+/** Tags as one comparable value: sorted JSON of name -> text. */
+export function canonicalTags(tags: ReadonlyMap<string, string> | Readonly<Record<string, string>>): string {
+  const entries = tags instanceof Map ? [...tags.entries()] : Object.entries(tags);
+  entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return JSON.stringify(Object.fromEntries(entries));
+}

@@ -1,0 +1,126 @@
+import type { Knex } from 'knex';
+import { chunks, chunkSizeFor, toBool, toIso } from './rows.js';
+
+export type RunStatus = 'ok' | 'partial' | 'failed' | 'refused';
+export type EventLevel = 'info' | 'warn' | 'error';
+
+export interface RunEvent {
+  level: EventLevel;
+  type: string;
+  ref: string | null;
+  message: string;
+}
+
+export interface RunRecord {
+  command: string;
+  status: RunStatus;
+  dryRun: boolean;
+  startedAt: Date;
+  finishedAt: Date;
+  exitCode: number;
+  summary: unknown;
+  error: string | null;
+}
+
+export interface StoredRun extends Omit<RunRecord, 'startedAt' | 'finishedAt'> {
+  id: number;
+  startedAt: string;
+  finishedAt: string | null;
+}
+
+export interface StoredEvent extends RunEvent {
+  id: number;
+  runId: number;
+  at: string;
+}
+
+/** Writes a run and its events; call it inside the pass's transaction so the log matches the data. */
+export async function recordRun(db: Knex | Knex.Transaction, run: RunRecord, events: readonly RunEvent[]): Promise<number> {
+  const inserted: Array<{ id: number } | number> = await db('sync_runs')
+    .insert({
+      command: run.command,
+      status: run.status,
+      dry_run: run.dryRun,
+      started_at: run.startedAt.toISOString(),
+      finished_at: run.finishedAt.toISOString(),
+      exit_code: run.exitCode,
+      summary: JSON.stringify(run.summary),
+      error: run.error,
+    })
+    .returning('id');
+  const first = inserted[0]!;
+  const runId = typeof first === 'number' ? first : Number(first.id);
+  const at = run.finishedAt.toISOString();
+  const rows = events.map((e) => ({ run_id: runId, at, level: e.level, type: e.type, ref: e.ref, message: e.message }));
+  for (const chunk of chunks(rows, chunkSizeFor(6))) await db('sync_events').insert(chunk);
+  return runId;
+}
+
+export interface RunFilter {
+  command?: string;
+  since?: Date;
+  until?: Date;
+  limit?: number;
+}
+
+export async function listRuns(db: Knex, filter: RunFilter): Promise<StoredRun[]> {
+  const q = db('sync_runs').select('*').orderBy('id', 'desc').limit(filter.limit ?? 20);
+  if (filter.command) q.where('command', filter.command);
+  if (filter.since) q.where('started_at', '>=', filter.since.toISOString());
+  if (filter.until) q.where('started_at', '<', filter.until.toISOString());
+  const rows: Array<Record<string, unknown>> = await q;
+  return rows.map(toStoredRun);
+}
+
+export async function getRun(db: Knex, id: number): Promise<StoredRun | null> {
+  const row: Record<string, unknown> | undefined = await db('sync_runs').where('id', id).first();
+  return row ? toStoredRun(row) : null;
+}
+
+export interface EventFilter {
+  runId?: number;
+  command?: string;
+  ref?: string;
+  type?: string;
+  since?: Date;
+  until?: Date;
+  limit?: number;
+}
+
+export async function listEvents(db: Knex, filter: EventFilter): Promise<StoredEvent[]> {
+  const q = db('sync_events as e')
+    .join('sync_runs as r', 'r.id', 'e.run_id')
+    .select('e.*')
+    .orderBy('e.id', 'asc')
+    .limit(filter.limit ?? 1000);
+  if (filter.runId !== undefined) q.where('e.run_id', filter.runId);
+  if (filter.command) q.where('r.command', filter.command);
+  if (filter.ref) q.where('e.ref', filter.ref);
+  if (filter.type) q.where('e.type', filter.type);
+  if (filter.since) q.where('e.at', '>=', filter.since.toISOString());
+  if (filter.until) q.where('e.at', '<', filter.until.toISOString());
+  const rows: Array<Record<string, unknown>> = await q;
+  return rows.map((r) => ({
+    id: Number(r.id),
+    runId: Number(r.run_id),
+    at: toIso(r.at) ?? '',
+    level: r.level as EventLevel,
+    type: String(r.type),
+    ref: r.ref === null ? null : String(r.ref),
+    message: String(r.message),
+  }));
+}
+
+function toStoredRun(r: Record<string, unknown>): StoredRun {
+  return {
+    id: Number(r.id),
+    command: String(r.command),
+    status: r.status as RunStatus,
+    dryRun: toBool(r.dry_run) === true,
+    startedAt: toIso(r.started_at) ?? '',
+    finishedAt: toIso(r.finished_at),
+    exitCode: Number(r.exit_code),
+    summary: r.summary ? JSON.parse(String(r.summary)) : null,
+    error: r.error === null || r.error === undefined ? null : String(r.error),
+  };
+}
