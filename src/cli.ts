@@ -49,13 +49,14 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
       .command('devices')
       .description('reconcile Azure IoT Hub devices (standard and LoRaWAN) into the portal database')
       .option('--page-size <n>', 'twins per query page (1-1000)', '100')
+      .option('--max-retries <n>', 'retries of a throttled or failed page before the pass gives up on it', '5')
       .addHelpText(
         'after',
         '\nEnvironment:\n  IOTHUB_CONNECTION_STRING  service connection string of the hub (needs registry read)\n' +
           '  IOTHUB_ENDPOINT           base URL override, e.g. the emulator\'s http://127.0.0.1:<port>\n' +
           '\nExamples:\n  portal-sync devices --dry-run\n  portal-sync devices --db postgres://portal@db/portal --lock postgres --json',
       ),
-  ).action((opts: CommonOptions & { pageSize?: string }) =>
+  ).action((opts: CommonOptions & { pageSize?: string; maxRetries?: string }) =>
     run(() => runPassCommand('devices', opts, () => devicesInventory(resolveIotHubConfig(opts, process.env)))),
   );
 

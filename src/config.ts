@@ -4,6 +4,7 @@ import { DEFAULT_MASS_DELETE, type MassDeletePolicy } from './reconcile/index.js
 import { DbUrlError, DEFAULT_DB_URL, parseDbUrl, type DbTarget } from './store/db.js';
 import { ConnectionStringError, parseConnectionString, type IotHubCredentials } from './providers/iothub/sas.js';
 import type { LogFormat } from './run/log.js';
+import { DEFAULT_RETRY } from './providers/retry.js';
 
 /** Bad configuration: exit 78. Messages never quote a secret. */
 export class ConfigError extends Error {}
@@ -102,9 +103,10 @@ export interface IotHubConfig {
   readonly credentials: IotHubCredentials;
   readonly endpoint: string | undefined;
   readonly pageSize: number;
+  readonly maxRetries: number;
 }
 
-export function resolveIotHubConfig(opts: { pageSize?: string }, env: Env): IotHubConfig {
+export function resolveIotHubConfig(opts: { pageSize?: string; maxRetries?: string }, env: Env): IotHubConfig {
   const connectionString = env.IOTHUB_CONNECTION_STRING;
   if (!connectionString) throw new ConfigError('IOTHUB_CONNECTION_STRING is not set (the hub\'s service connection string)');
   let credentials: IotHubCredentials;
@@ -124,5 +126,7 @@ export function resolveIotHubConfig(opts: { pageSize?: string }, env: Env): IotH
   }
   const pageSize = opts.pageSize === undefined ? 100 : Number(opts.pageSize);
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) throw new ConfigError('--page-size must be a whole number from 1 to 1000');
-  return { credentials, endpoint, pageSize };
+  const maxRetries = opts.maxRetries === undefined ? DEFAULT_RETRY.maxRetries : Number(opts.maxRetries);
+  if (!Number.isInteger(maxRetries) || maxRetries < 0 || maxRetries > 20) throw new ConfigError('--max-retries must be a whole number from 0 to 20');
+  return { credentials, endpoint, pageSize, maxRetries };
 }

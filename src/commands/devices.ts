@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { IotHubConfig } from '../config.js';
 import { ApiCallCounter } from '../providers/errors.js';
 import { IotHubClient } from '../providers/iothub/client.js';
+import { DEFAULT_RETRY } from '../providers/retry.js';
 import type { RemoteEntry } from '../reconcile/index.js';
 import type { Inventory } from '../run/inventory.js';
 import type { Logger } from '../run/log.js';
@@ -31,6 +32,7 @@ export function devicesInventory(iothub: IotHubConfig): Inventory {
         credentials: iothub.credentials,
         endpoint: iothub.endpoint,
         pageSize: iothub.pageSize,
+        retry: { ...DEFAULT_RETRY, maxRetries: iothub.maxRetries },
         calls,
         onRetry: ({ attempt, waitMs, reason }) => log.warn(`${reason}; retry ${attempt} in ${waitMs} ms`),
       });

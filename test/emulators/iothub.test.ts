@@ -614,3 +614,18 @@ describe('options', () => {
     }
   });
 });
+
+describe('port option', () => {
+  it('listens on the given port and fails cleanly when it is taken', async () => {
+    const a = await startIotHubEmulator({});
+    try {
+      const b = await startIotHubEmulator({ port: a.port });
+      await b.close();
+      expect.unreachable();
+    } catch (err) {
+      expect((err as NodeJS.ErrnoException).code).toBe('EADDRINUSE');
+    } finally {
+      await a.close();
+    }
+  });
+});

@@ -231,23 +231,37 @@ export function etagFor(version: number): string {
 }
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const HEX = '0123456789abcdef';
+let base64Of3Hex: string[] | undefined;
+let base64Of2Hex: string[] | undefined;
 
-/** A stable, cheap device etag: base64 of the 8 hex digits of the id's FNV-1a hash (no Buffer). */
+/**
+ * A stable, cheap device etag: the base64 of the 8 lowercase hex digits of the id's FNV-1a hash
+ * (what `Buffer.from(hex).toString('base64')` gives), built from lookup tables.
+ */
 export function deviceEtagFor(id: string): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < id.length; i++) {
     h ^= id.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
-  const hex = (h >>> 0).toString(16).padStart(8, '0');
-  let out = '';
-  for (let i = 0; i < 8; i += 3) {
-    const a = hex.charCodeAt(i);
-    const b = i + 1 < 8 ? hex.charCodeAt(i + 1) : 0;
-    const c = i + 2 < 8 ? hex.charCodeAt(i + 2) : 0;
-    out += B64[a >> 2]! + B64[((a & 3) << 4) | (b >> 4)]! + (i + 1 < 8 ? B64[((b & 15) << 2) | (c >> 6)]! : '=') + (i + 2 < 8 ? B64[c & 63]! : '=');
+  h >>>= 0;
+  if (!base64Of3Hex || !base64Of2Hex) {
+    base64Of3Hex = new Array<string>(4096);
+    for (let v = 0; v < 4096; v++) {
+      const a = HEX.charCodeAt(v >> 8);
+      const b = HEX.charCodeAt((v >> 4) & 15);
+      const c = HEX.charCodeAt(v & 15);
+      base64Of3Hex[v] = B64[a >> 2]! + B64[((a & 3) << 4) | (b >> 4)]! + B64[((b & 15) << 2) | (c >> 6)]! + B64[c & 63]!;
+    }
+    base64Of2Hex = new Array<string>(256);
+    for (let v = 0; v < 256; v++) {
+      const a = HEX.charCodeAt(v >> 4);
+      const b = HEX.charCodeAt(v & 15);
+      base64Of2Hex[v] = B64[a >> 2]! + B64[((a & 3) << 4) | (b >> 4)]! + B64[(b & 15) << 2]! + '=';
+    }
   }
-  return out;
+  return base64Of3Hex[h >>> 20]! + base64Of3Hex[(h >>> 8) & 0xfff]! + base64Of2Hex[h & 0xff]!;
 }
 
 function normalizeCollection(v: unknown, where: string): TwinCollection {

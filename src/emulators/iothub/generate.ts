@@ -90,6 +90,12 @@ const MODULE_NAMES = ['SimulatedTemperatureSensor', 'opcpublisher', 'mqttbroker'
 const DECODERS = ['http://decoder/api/DecoderValueSensor', 'http://decoder/api/DecoderTracker'];
 const REGIONS = ['EU863', 'US902'];
 const DATA_RATES = ['SF7BW125', 'SF9BW125', 'SF12BW125'];
+// Small value sets, built once (fewer string allocations per twin).
+const LAYERS = Array.from({ length: 12 }, (_, i) => `layer-${String(i + 1).padStart(2, '0')}`);
+const SITES = Array.from({ length: 20 }, (_, i) => `site-${String(i + 1).padStart(2, '0')}`);
+const BUILDINGS = Array.from({ length: 8 }, (_, i) => `B${i + 1}`);
+const FLOORS = Array.from({ length: 10 }, (_, i) => String(i));
+const FIRMWARE = Array.from({ length: 50 }, (_, i) => `1.${Math.floor(i / 10)}.${i % 10}`);
 const BASE_TIME = Date.UTC(2024, 0, 1);
 const YEAR_MS = 365 * 24 * 3600 * 1000;
 
@@ -181,10 +187,10 @@ export function generateFleet(spec: Partial<GenerateSpec> | GenerateSpec, seed =
     const tags = {
       deviceName: `${model.name} ${n}`,
       modelId: model.id,
-      layerId: `layer-${String(1 + int(12)).padStart(2, '0')}`,
-      site: `site-${String(1 + int(20)).padStart(2, '0')}`,
-      building: `B${1 + int(8)}`,
-      floor: String(int(10)),
+      layerId: LAYERS[int(LAYERS.length)]!,
+      site: SITES[int(SITES.length)]!,
+      building: BUILDINGS[int(BUILDINGS.length)]!,
+      floor: FLOORS[int(FLOORS.length)]!,
     };
     if (lora) {
       const desired = {
@@ -204,7 +210,7 @@ export function generateFleet(spec: Partial<GenerateSpec> | GenerateSpec, seed =
       };
       twins.push(twin(`dev-${n}`, false, tags, desired, reported));
     } else {
-      twins.push(twin(`dev-${n}`, false, tags, {}, { firmwareVersion: `1.${int(5)}.${int(10)}` }));
+      twins.push(twin(`dev-${n}`, false, tags, {}, { firmwareVersion: FIRMWARE[int(FIRMWARE.length)]! }));
     }
   }
 

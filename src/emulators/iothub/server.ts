@@ -72,6 +72,7 @@ const MAX_PAGE_SIZE = 1000;
 const RESULT_CACHE_ENTRIES = 32;
 const PARSE_CACHE_ENTRIES = 256;
 const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+const WARM_SLICE_MS = 8;
 
 const ERROR_CODES: Record<number, string> = {
   400: 'BadRequest',
@@ -127,10 +128,15 @@ function trackingMessage(detail?: string): string {
   return detail ? `${detail}. ${stamp}` : stamp;
 }
 
-function sendJson(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+const OPEN_BRACKET = Buffer.from('[');
+const CLOSE_BRACKET = Buffer.from(']');
+const COMMA = Buffer.from(',');
+
+function sendJson(res: ServerResponse, status: number, body: string | Buffer, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return;
-  res.writeHead(status, { 'content-type': JSON_CONTENT_TYPE, 'content-length': Buffer.byteLength(body), ...headers });
-  res.end(body);
+  const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+  res.writeHead(status, { 'content-type': JSON_CONTENT_TYPE, 'content-length': String(bytes.length), ...headers });
+  res.end(bytes);
 }
 
 function sendError(res: ServerResponse, status: number, message: string, detail?: string, headers: Record<string, string> = {}): void {
@@ -169,7 +175,7 @@ export async function startIotHubEmulator(options: IotHubEmulatorOptions = {}): 
   let failedStamp: string | undefined;
   let generation = 0;
   let resultCache = new Map<string, CachedResult>();
-  let jsonCache = new WeakMap<object, string>();
+  let jsonCache = new WeakMap<object, Buffer>();
   let faultUses = new Map<string, number>();
   const parseCache = new Map<string, ParsedEntry | QuerySyntaxError>();
   const operations = new Map<string, number>();
@@ -183,6 +189,33 @@ export async function startIotHubEmulator(options: IotHubEmulatorOptions = {}): 
     resultCache = new Map();
     jsonCache = new WeakMap();
     if (resetFaults) faultUses = new Map();
+    warmUp();
+  };
+
+  /**
+   * Serializes every twin in the background, in slices of a few milliseconds between requests, so
+   * that even the first listing of a large fleet only copies bytes. Stops when the fleet changes.
+   */
+  const warmUp = () => {
+    const gen = generation;
+    const lists: readonly object[][] = [current.twins, current.moduleTwins];
+    let li = 0;
+    let i = 0;
+    const step = () => {
+      if (closing || gen !== generation) return;
+      const deadline = performance.now() + WARM_SLICE_MS;
+      for (; li < lists.length; li++, i = 0) {
+        const list = lists[li]!;
+        while (i < list.length) {
+          rowJson(list[i++]);
+          if ((i & 127) === 0 && performance.now() > deadline) {
+            setImmediate(step);
+            return;
+          }
+        }
+      }
+    };
+    setImmediate(step);
   };
 
   const stampOf = (path: string): string => {
@@ -248,14 +281,15 @@ export async function startIotHubEmulator(options: IotHubEmulatorOptions = {}): 
     return rows;
   };
 
-  const rowJson = (row: unknown): string => {
-    if (row === null || typeof row !== 'object') return JSON.stringify(row) ?? 'null';
-    let s = jsonCache.get(row);
-    if (s === undefined) {
-      s = JSON.stringify(row);
-      jsonCache.set(row, s);
+  /** A row's JSON as UTF-8 bytes, cached per generation (a twin is serialized once, whatever the query). */
+  const rowJson = (row: unknown): Buffer => {
+    if (row === null || typeof row !== 'object') return Buffer.from(JSON.stringify(row) ?? 'null');
+    let b = jsonCache.get(row);
+    if (b === undefined) {
+      b = Buffer.from(JSON.stringify(row));
+      jsonCache.set(row, b);
     }
-    return s;
+    return b;
   };
 
   const count = (operation: string) => {
@@ -372,11 +406,18 @@ export async function startIotHubEmulator(options: IotHubEmulatorOptions = {}): 
 
     const rows = resultsFor(entry);
     const end = Math.min(rows.length, offset + pageSize);
-    const parts: string[] = [];
-    for (let i = offset; i < end; i++) parts.push(rowJson(rows[i]));
+    const parts: Buffer[] = [OPEN_BRACKET];
+    let length = 2;
+    for (let i = offset; i < end; i++) {
+      const b = rowJson(rows[i]);
+      if (i > offset) parts.push(COMMA);
+      parts.push(b);
+      length += b.length + (i > offset ? 1 : 0);
+    }
+    parts.push(CLOSE_BRACKET);
     const headers: Record<string, string> = { 'x-ms-item-type': entry.parsed.itemType };
     if (end < rows.length) headers['x-ms-continuation'] = encodeContinuation(end, entry.hash);
-    sendJson(res, 200, `[${parts.join(',')}]`, headers);
+    sendJson(res, 200, Buffer.concat(parts, length), headers);
   };
 
   const statsSnapshot = (): IotHubEmulatorStats => ({ total, operations: Object.fromEntries(operations) });
@@ -416,13 +457,18 @@ export async function startIotHubEmulator(options: IotHubEmulatorOptions = {}): 
   });
 
   const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (err) {
+    closing = true; // stops the background warm-up
+    throw err;
+  }
   const port = (server.address() as AddressInfo).port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 

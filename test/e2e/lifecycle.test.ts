@@ -1,0 +1,126 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { migrateLatest } from '../../src/store/migrate.js';
+import { upsertDeviceModels } from '../../src/store/models.js';
+import { BACKENDS, createTestDatabase, type TestDatabase } from '../support/backends.js';
+import { collect, parseJson, runCli, spawnCli, waitFor } from '../support/cli.js';
+import { startTestHub, type TestHub } from '../support/hub.js';
+import { requireOrSkip, startPushgateway } from '../support/services.js';
+import { BASE_TWINS, fleet, MODELS } from './fleet.js';
+
+describe.each(BACKENDS)('locks on %s', (backend) => {
+  let db: TestDatabase;
+  let hub: TestHub;
+  let lockDir: string;
+
+  beforeEach(async () => {
+    db = await createTestDatabase(backend);
+    await migrateLatest(db.knex());
+    await upsertDeviceModels(db.knex(), MODELS);
+    // The first request hangs long enough to hold the lock while the test looks at it.
+    hub = await startTestHub(fleet(BASE_TWINS, [{ operation: 'query:devices', delayMs: 60_000, times: 1 }]));
+    lockDir = mkdtempSync(join(tmpdir(), 'portal-sync-locks-'));
+  });
+
+  afterEach(async () => {
+    await hub.close();
+    await db.drop();
+  });
+
+  const lockKinds = backend === 'postgres' ? (['file', 'postgres'] as const) : (['file'] as const);
+
+  it.each(lockKinds)('%s lock: a second run exits 75 naming the command, and a killed run does not block the next', async (kind) => {
+    const args = ['devices', '--db', db.url, '--lock', kind, '--lock-dir', lockDir];
+    const first = spawnCli(args, hub.env());
+    const firstDone = collect(first);
+    // The first run holds the lock once it is waiting on the hub.
+    await waitFor(() => hub.emulator.stats().total >= 1, 'the first run to reach the hub');
+
+    const second = await runCli(args, hub.env());
+    expect(second.code).toBe(75);
+    expect(second.stdout).toBe('');
+    const line = second.stderr.trim();
+    expect(line.split('\n')).toHaveLength(1);
+    expect(line).toMatch(/devices is already running \(lock held since \d{4}-\d\d-\d\dT/);
+    expect(hub.emulator.stats().total).toBe(1);
+
+    first.kill('SIGKILL');
+    expect((await firstDone).signal).toBe('SIGKILL');
+    if (kind === 'file') expect(existsSync(join(lockDir, 'devices.lock'))).toBe(true);
+
+    const third = await runCli([...args, '--json'], hub.env());
+    expect(third.code).toBe(0);
+    expect(parseJson(third).summary.create).toBe(3);
+  });
+});
+
+describe('metrics pushed to a real Pushgateway', () => {
+  let gateway: { url: string; stop(): Promise<void> } | null = null;
+  let db: TestDatabase;
+  let hub: TestHub;
+  let lockDir: string;
+
+  beforeAll(async () => {
+    const started = await startPushgateway();
+    if ('skipped' in started) requireOrSkip('Pushgateway suite', { ok: false, reason: started.skipped });
+    else gateway = started;
+  });
+  afterAll(async () => {
+    await gateway?.stop();
+  });
+  beforeEach(async () => {
+    db = await createTestDatabase('sqlite');
+    await migrateLatest(db.knex());
+    await upsertDeviceModels(db.knex(), MODELS);
+    hub = await startTestHub(fleet(BASE_TWINS));
+    lockDir = mkdtempSync(join(tmpdir(), 'portal-sync-locks-'));
+  });
+  afterEach(async () => {
+    await hub.close();
+    await db.drop();
+  });
+
+  const scrape = async (): Promise<Map<string, number>> => {
+    const text = await (await fetch(`${gateway!.url}/metrics`)).text();
+    const series = new Map<string, number>();
+    for (const line of text.split('\n')) {
+      if (!line.startsWith('portal_sync_')) continue;
+      const at = line.lastIndexOf(' ');
+      // Labels in a fixed order so assertions can name a series.
+      const name = line.slice(0, at).replace(/\{(.*)\}/, (_, labels: string) => `{${labels.split(',').filter((l) => !l.startsWith('instance=')).sort().join(',')}}`);
+      series.set(name, Number(line.slice(at + 1)));
+    }
+    return series;
+  };
+
+  it('pushes run metrics grouped by job and command; last success only moves on success', async (ctx) => {
+    if (!gateway) return ctx.skip();
+    const args = ['devices', '--db', db.url, '--lock-dir', lockDir, '--page-size', '2', '--pushgateway', gateway.url];
+    const ok = await runCli(args, hub.env());
+    expect(ok.code).toBe(0);
+    const afterOk = await scrape();
+    const g = 'command="devices",job="portal_sync"';
+    expect(afterOk.get(`portal_sync_changes{action="create",${g}}`)).toBe(3);
+    expect(afterOk.get(`portal_sync_records{${g},state="skipped"}`)).toBe(4);
+    expect(afterOk.get(`portal_sync_api_calls{${g},operation="query:devices"}`)).toBe(4);
+    expect(afterOk.get(`portal_sync_run_status{${g}}`)).toBe(0);
+    const lastSuccess = afterOk.get(`portal_sync_last_success_timestamp_seconds{${g}}`)!;
+    expect(lastSuccess).toBeGreaterThan(Date.now() / 1000 - 600);
+
+    hub.write(fleet(BASE_TWINS, [{ operation: 'query:devices', status: 500 }]));
+    const failed = await runCli([...args, '--max-retries', '0'], hub.env());
+    expect(failed.code).toBe(1);
+    const afterFail = await scrape();
+    expect(afterFail.get(`portal_sync_run_status{${g}}`)).toBe(1);
+    expect(afterFail.get(`portal_sync_last_success_timestamp_seconds{${g}}`)).toBe(lastSuccess);
+    expect(afterFail.get(`portal_sync_last_run_timestamp_seconds{${g}}`)!).toBeGreaterThanOrEqual(lastSuccess);
+  });
+
+  it('a push that fails is a warning and does not change the exit code', async () => {
+    const result = await runCli(['devices', '--db', db.url, '--lock-dir', lockDir, '--pushgateway', 'http://127.0.0.1:9'], hub.env());
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/warn: metrics not pushed/);
+  });
+});
