@@ -30,84 +30,133 @@ export function plan(
   policy: PlanPolicy,
   remoteActions: readonly RemoteAction[] = [],
 ): Plan {
-  const secret = new Set(policy.secretFields);
-  const desiredByKey = new Map<string, DesiredRecord>();
-  const seen = new Set<string>();
-  const skipped: SkippedRecord[] = [];
-  const failed: FailedRecord[] = [];
+  const planner = new Planner(current, policy);
+  for (const entry of remote) planner.add(entry);
+  return planner.finish(listing, remoteActions);
+}
 
-  for (const entry of remote) {
-    seen.add(entry.key);
-    if (entry.kind === 'skipped') skipped.push({ key: entry.key, reason: entry.reason });
-    else if (entry.kind === 'failed') failed.push({ key: entry.key, error: entry.error });
-    else {
-      // A listing that shifts while it is paged can return a record twice: the newer version wins.
-      const previous = desiredByKey.get(entry.key);
-      if (!previous || entry.version > previous.version) {
-        desiredByKey.set(entry.key, { key: entry.key, version: entry.version, fields: entry.fields });
+type Verdict =
+  | { readonly kind: 'create'; readonly record: DesiredRecord }
+  | { readonly kind: 'update'; readonly update: PlannedUpdate }
+  | { readonly kind: 'stale'; readonly stale: StaleRecord }
+  | { readonly kind: 'unchanged'; readonly version: number }
+  | { readonly kind: 'skipped'; readonly reason: string }
+  | { readonly kind: 'failed'; readonly error: string };
+
+/**
+ * The same plan, computed as pages arrive: a record that changed nothing is counted and dropped at
+ * once, so a pass over 100,000 unchanged records holds the portal's rows and little else.
+ */
+export class Planner {
+  private readonly secret: ReadonlySet<string>;
+  private readonly verdicts = new Map<string, Verdict>();
+
+  constructor(
+    private readonly current: ReadonlyMap<string, CurrentRecord>,
+    private readonly policy: PlanPolicy,
+  ) {
+    this.secret = new Set(policy.secretFields);
+  }
+
+  add(entry: RemoteEntry): void {
+    const previous = this.verdicts.get(entry.key);
+    if (previous && !supersedes(entry, previous)) return;
+    this.verdicts.set(entry.key, this.judge(entry));
+  }
+
+  finish(listing: ListingState, remoteActions: readonly RemoteAction[] = []): Plan {
+    const create: DesiredRecord[] = [];
+    const update: PlannedUpdate[] = [];
+    const stale: StaleRecord[] = [];
+    const skipped: SkippedRecord[] = [];
+    const failed: FailedRecord[] = [];
+    let unchanged = 0;
+    for (const [key, verdict] of this.verdicts) {
+      switch (verdict.kind) {
+        case 'create':
+          create.push(verdict.record);
+          break;
+        case 'update':
+          update.push(verdict.update);
+          break;
+        case 'stale':
+          stale.push(verdict.stale);
+          unchanged++;
+          break;
+        case 'unchanged':
+          unchanged++;
+          break;
+        case 'skipped':
+          skipped.push({ key, reason: verdict.reason });
+          break;
+        case 'failed':
+          failed.push({ key, error: verdict.error });
+          break;
       }
     }
+    let deletes: CurrentRecord[] = [];
+    if (listing.complete) {
+      // Anything listed, even skipped or failed, exists remotely and is never deleted.
+      for (const stored of this.current.values()) if (!this.verdicts.has(stored.key)) deletes.push(stored);
+    }
+    const guard = massDeleteGuard(deletes.length, this.current.size, this.policy.massDelete);
+    update.sort((a, b) => compareKeys(a.desired.key, b.desired.key));
+    deletes = byKey(deletes);
+    return {
+      create: byKey(create),
+      update,
+      delete: deletes,
+      unchanged,
+      skipped: byKey(skipped),
+      failed: byKey(failed),
+      stale: byKey(stale),
+      deletesWithheld: listing.complete ? null : listing.reason,
+      guard,
+      remoteActions,
+    };
   }
 
-  const create: DesiredRecord[] = [];
-  const update: PlannedUpdate[] = [];
-  const stale: StaleRecord[] = [];
-  let unchanged = 0;
-
-  for (const desired of desiredByKey.values()) {
-    const stored = current.get(desired.key);
-    if (!stored) {
-      create.push(desired);
-      continue;
-    }
+  private judge(entry: RemoteEntry): Verdict {
+    if (entry.kind === 'skipped') return { kind: 'skipped', reason: entry.reason };
+    if (entry.kind === 'failed') return { kind: 'failed', error: entry.error };
+    const desired: DesiredRecord = { key: entry.key, version: entry.version, fields: entry.fields };
+    const stored = this.current.get(desired.key);
+    if (!stored) return { kind: 'create', record: desired };
     if (desired.version < stored.version) {
-      stale.push({ key: desired.key, remoteVersion: desired.version, storedVersion: stored.version });
-      unchanged++;
-      continue;
+      return { kind: 'stale', stale: { key: desired.key, remoteVersion: desired.version, storedVersion: stored.version } };
     }
-    const changes = diffFields(stored.fields, desired.fields, secret);
+    const changes = diffFields(stored.fields, desired.fields, this.secret);
     if (desired.version > stored.version) {
-      update.push({
-        desired,
-        current: stored,
-        changes: [{ field: 'version', old: stored.version, new: desired.version, secret: false }, ...changes],
-        cause: 'version',
-      });
-    } else if (changes.some((c) => policy.liveFields.includes(c.field))) {
+      const version: FieldChange = { field: 'version', old: stored.version, new: desired.version, secret: false };
+      return { kind: 'update', update: { desired, current: stored, changes: [version, ...changes], cause: 'version' } };
+    }
+    if (changes.some((c) => this.policy.liveFields.includes(c.field))) {
       // Same version: only live fields are trusted to have moved; the rest is shown but not the reason.
-      update.push({ desired, current: stored, changes, cause: 'live' });
-    } else {
-      unchanged++;
+      return { kind: 'update', update: { desired, current: stored, changes, cause: 'live' } };
     }
+    return { kind: 'unchanged', version: desired.version };
   }
+}
 
-  let deletes: CurrentRecord[] = [];
-  if (listing.complete) {
-    for (const stored of current.values()) {
-      if (!seen.has(stored.key)) deletes.push(stored);
-    }
+/** A listing that shifts while it is paged can return a record twice: the newer version wins. */
+function supersedes(entry: RemoteEntry, previous: Verdict): boolean {
+  if (entry.kind !== 'desired') return previous.kind === 'skipped' || previous.kind === 'failed';
+  return entry.version > verdictVersion(previous);
+}
+
+function verdictVersion(v: Verdict): number {
+  switch (v.kind) {
+    case 'create':
+      return v.record.version;
+    case 'update':
+      return v.update.desired.version;
+    case 'stale':
+      return v.stale.remoteVersion;
+    case 'unchanged':
+      return v.version;
+    default:
+      return -Infinity;
   }
-  const guard = massDeleteGuard(deletes.length, current.size, policy.massDelete);
-
-  byKey(create);
-  update.sort((a, b) => compareKeys(a.desired.key, b.desired.key));
-  deletes = byKey(deletes);
-  byKey(skipped);
-  byKey(failed);
-  byKey(stale);
-
-  return {
-    create,
-    update,
-    delete: deletes,
-    unchanged,
-    skipped,
-    failed,
-    stale,
-    deletesWithheld: listing.complete ? null : listing.reason,
-    guard,
-    remoteActions,
-  };
 }
 
 export function massDeleteGuard(wouldDelete: number, tableRows: number, policy: MassDeletePolicy): MassDeleteGuard {

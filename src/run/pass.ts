@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { ProviderError } from '../providers/errors.js';
-import { hasChanges, plan as computePlan, summarize, type ListingState, type Plan, type PlanSummary, type RemoteEntry } from '../reconcile/index.js';
+import { hasChanges, Planner, summarize, type Plan, type PlanSummary } from '../reconcile/index.js';
 import { describeDbError, openKnex } from '../store/db.js';
 import { migrateLatest } from '../store/migrate.js';
 import { recordRun, type RunEvent, type RunStatus } from '../store/runlog.js';
@@ -104,16 +104,15 @@ async function reconcile(
   startedAt: Date,
   finish: (fields: Partial<PassResult> & Pick<PassResult, 'status' | 'exitCode'>) => PassResult,
 ): Promise<PassResult> {
-  const { entries, listing, pages } = await fetchRemote(inventory, db, log, config.progress);
+  // The portal's rows first: each remote page is then compared as it arrives and unchanged records
+  // are dropped at once, so memory holds one side of the comparison, not both.
+  const current = await inventory.loadCurrent(db);
+  const planner = new Planner(current, { ...inventory.policy, massDelete: config.massDelete });
+  const { listing, pages } = await fetchRemote(inventory, db, log, config.progress, planner);
   if (!listing.complete && pages === 0) {
     throw new PassFailure(listing.reason, listingExitCode(listing.error));
   }
-
-  const current = await inventory.loadCurrent(db);
-  const plan = computePlan(current, entries, listing.complete ? { complete: true } : listing, {
-    ...inventory.policy,
-    massDelete: config.massDelete,
-  });
+  const plan = planner.finish(listing.complete ? { complete: true } : listing);
   const listingError = listing.complete ? null : listing.reason;
   const summary = { ...summarize(plan), failed: plan.failed.length + (listingError ? 1 : 0) };
   const partial = summary.failed > 0;
@@ -147,27 +146,27 @@ async function reconcile(
 }
 
 interface Listing {
-  entries: RemoteEntry[];
   listing: { complete: true } | { complete: false; reason: string; error: unknown };
   pages: number;
 }
 
-async function fetchRemote(inventory: Inventory, db: Knex, log: Logger, showProgress: boolean): Promise<Listing> {
+async function fetchRemote(inventory: Inventory, db: Knex, log: Logger, showProgress: boolean, planner: Planner): Promise<Listing> {
   const progress = createProgress(showProgress);
-  const entries: RemoteEntry[] = [];
+  let records = 0;
   let pages = 0;
   try {
     for await (const page of inventory.remote(db, log)) {
       pages++;
-      for (const entry of page) entries.push(entry);
-      progress.update(`${inventory.command}: ${entries.length.toLocaleString('en-US')} records, ${pages} pages`);
+      records += page.length;
+      for (const entry of page) planner.add(entry);
+      progress.update(`${inventory.command}: ${records.toLocaleString('en-US')} records, ${pages} pages`);
     }
-    return { entries, listing: { complete: true }, pages };
+    return { listing: { complete: true }, pages };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     const reason = pages === 0 ? message : `listing stopped after page ${pages}: ${message}`;
     if (pages > 0) log.error(`${reason}; no ${inventory.noun} is deleted in this pass`);
-    return { entries, listing: { complete: false, reason, error }, pages };
+    return { listing: { complete: false, reason, error }, pages };
   } finally {
     progress.done();
   }

@@ -49,13 +49,26 @@ export function redactUrl(url: URL): string {
   return copy.href;
 }
 
+const SQL_PREFIXED = Symbol('portal-sync.sqlPrefixed');
+
 export function openKnex(target: DbTarget): Knex {
+  const knex = createKnex(target);
+  // knex prefixes a failed statement's SQL to the driver's message; flag it so output can drop it.
+  knex.on('query-error', (error: unknown) => {
+    if (error && typeof error === 'object') (error as Record<symbol, boolean>)[SQL_PREFIXED] = true;
+  });
+  return knex;
+}
+
+function createKnex(target: DbTarget): Knex {
   if (target.client === 'sqlite') {
     if (target.filename !== ':memory:') mkdirSync(dirname(target.filename!), { recursive: true });
     return knexFactory({
       client: 'better-sqlite3',
       connection: { filename: target.filename! },
       useNullAsDefault: true,
+      // Never interpolate values (LoRa keys...) into error messages.
+      compileSqlOnError: false,
       pool: {
         min: 1,
         max: 1,
@@ -72,12 +85,26 @@ export function openKnex(target: DbTarget): Knex {
   return knexFactory({
     client: 'pg',
     connection: { connectionString: target.url, application_name: 'portal-sync' },
+    compileSqlOnError: false,
     pool: { min: 0, max: 4 },
   });
 }
 
-/** Database errors can quote the connection string; keep only what names the server. */
+/**
+ * A database error for output: the driver's own words, without the SQL knex put in front of them
+ * (statements can be long) and without the connection string (it can hold a password).
+ */
 export function describeDbError(target: DbTarget, error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
+  let message = error instanceof Error ? error.message : String(error);
+  if (error && typeof error === 'object' && (error as Record<symbol, boolean>)[SQL_PREFIXED]) {
+    const at = message.indexOf(' - ');
+    if (at >= 0) message = message.slice(at + 3);
+  }
   return message.split(target.url).join(target.display);
+}
+
+/** Which of the two databases a knex handle talks to. */
+export function clientOf(db: Knex | Knex.Transaction): DbClient {
+  const name = (db.client as { config?: { client?: unknown } }).config?.client;
+  return name === 'better-sqlite3' ? 'sqlite' : 'postgres';
 }

@@ -1,7 +1,9 @@
 import type { Knex } from 'knex';
 import type { CurrentRecord, DesiredRecord, Plan, Scalar } from '../reconcile/index.js';
 import type { ApplyOutcome } from './types.js';
-import { canonicalTags, chunks, chunkSizeFor, toBool, toIso, toScalar } from './rows.js';
+import type { DbClient } from './db.js';
+import { canonicalTags, chunks, toBool, toIso, toScalar } from './rows.js';
+import { distinctFrom, insertRows, quote } from './sql.js';
 
 /** Columns of `lorawan_devices` besides `id`, with the type the plan compares them as. */
 export const LORAWAN_COLUMNS = {
@@ -56,55 +58,70 @@ export const DEVICE_LIVE_FIELDS = ['is_connected', 'is_enabled', 'status_updated
 export type DeviceKind = 'lora' | 'standard';
 
 
-/** The portal's devices as plan records, keyed by device id. */
+/** Rows per batch when reading the portal's devices: bounds the memory a large table costs to read. */
+const READ_BATCH = 5_000;
+
+/**
+ * The portal's devices as plan records, keyed by device id. Read in id order, a batch of devices at a
+ * time with the tags and LoRaWAN rows of that id range: a few statements per batch, never one per row.
+ */
 export async function loadCurrentDevices(db: Knex): Promise<Map<string, CurrentRecord>> {
-  const rows: Array<Record<string, unknown>> = await db('devices as d')
-    .leftJoin('lorawan_devices as l', 'l.id', 'd.id')
-    .select(
-      'd.id',
-      'd.version',
-      ...DEVICE_COLUMNS.map((c) => `d.${c}`),
-      db.raw('CASE WHEN l.id IS NULL THEN 0 ELSE 1 END AS is_lora'),
-      ...LORAWAN_COLUMN_NAMES.map((c) => `l.${c}`),
-    );
-  const tags = await loadTags(db);
   const current = new Map<string, CurrentRecord>();
-  for (const row of rows) {
-    const id = String(row.id);
-    const isLora = toBool(row.is_lora) === true;
-    const fields: Record<string, Scalar> = {
-      name: toScalar(row.name),
-      device_model_id: toScalar(row.device_model_id),
-      layer_id: toScalar(row.layer_id),
-      is_enabled: toBool(row.is_enabled),
-      is_connected: toBool(row.is_connected),
-      status_updated_at: toIso(row.status_updated_at),
-      last_activity_at: toIso(row.last_activity_at),
-      kind: isLora ? 'lora' : 'standard',
-      tags: tags.get(id) ?? '{}',
-    };
-    if (isLora) {
-      for (const column of LORAWAN_COLUMN_NAMES) fields[column] = normalizeLorawan(column, row[column]);
+  let after: string | null = null;
+  for (;;) {
+    const query = db('devices').select('id', 'version', ...DEVICE_COLUMNS).orderBy('id').limit(READ_BATCH);
+    if (after !== null) query.where('id', '>', after);
+    const rows: Array<Record<string, unknown>> = await query;
+    if (rows.length === 0) break;
+    const first = String(rows[0]!.id);
+    const last = String(rows[rows.length - 1]!.id);
+    const tags = await loadTags(db, first, last);
+    const lorawan = new Map<string, Record<string, unknown>>();
+    const loraRows: Array<Record<string, unknown>> = await db('lorawan_devices').whereBetween('id', [first, last]).select('*');
+    for (const row of loraRows) lorawan.set(String(row.id), row);
+    for (const row of rows) {
+      const id = String(row.id);
+      const lora = lorawan.get(id);
+      const fields: Record<string, Scalar> = {
+        name: toScalar(row.name),
+        device_model_id: toScalar(row.device_model_id),
+        layer_id: toScalar(row.layer_id),
+        is_enabled: toBool(row.is_enabled),
+        is_connected: toBool(row.is_connected),
+        status_updated_at: toIso(row.status_updated_at),
+        last_activity_at: toIso(row.last_activity_at),
+        kind: lora ? 'lora' : 'standard',
+        tags: tags.get(id) ?? '{}',
+      };
+      if (lora) {
+        for (const column of LORAWAN_COLUMN_NAMES) fields[column] = normalizeLorawan(column, lora[column]);
+      }
+      current.set(id, { key: id, version: Number(row.version), fields });
     }
-    current.set(id, { key: id, version: Number(row.version), fields });
+    if (rows.length < READ_BATCH) break;
+    after = last;
   }
   return current;
 }
 
-async function loadTags(db: Knex): Promise<Map<string, string>> {
-  const rows: Array<{ device_id: string; name: string; value: string | null }> = await db('device_tag_values').select(
-    'device_id',
-    'name',
-    'value',
-  );
-  const byDevice = new Map<string, Map<string, string>>();
-  for (const row of rows) {
-    let tags = byDevice.get(row.device_id);
-    if (!tags) byDevice.set(row.device_id, (tags = new Map()));
-    tags.set(row.name, row.value ?? '');
-  }
+/** Tags of the devices in [first, last] as canonical JSON, grouped without a map per device. */
+async function loadTags(db: Knex, first: string, last: string): Promise<Map<string, string>> {
+  const rows: Array<{ device_id: string; name: string; value: string | null }> = await db('device_tag_values')
+    .whereBetween('device_id', [first, last])
+    .select('device_id', 'name', 'value')
+    .orderBy('device_id');
   const out = new Map<string, string>();
-  for (const [id, tags] of byDevice) out.set(id, canonicalTags(tags));
+  let device: string | null = null;
+  let tags: Record<string, string> = {};
+  for (const row of rows) {
+    if (row.device_id !== device) {
+      if (device !== null) out.set(device, canonicalTags(tags));
+      device = row.device_id;
+      tags = {};
+    }
+    tags[row.name] = row.value ?? '';
+  }
+  if (device !== null) out.set(device, canonicalTags(tags));
   return out;
 }
 
@@ -121,22 +138,19 @@ function normalizeLorawan(column: LorawanColumn, value: unknown): Scalar {
 }
 
 /** Applies a devices plan inside `trx`. Every statement is multi-row; the upsert re-checks the version. */
-export async function applyDevicesPlan(trx: Knex.Transaction, plan: Plan, client: 'sqlite' | 'postgres'): Promise<ApplyOutcome> {
-  const distinct = client === 'sqlite' ? 'IS NOT' : 'IS DISTINCT FROM';
-  const liveChanged = DEVICE_LIVE_FIELDS.map((f) => `devices.${f} ${distinct} excluded.${f}`).join(' OR ');
-  const versionGate = `devices.version < excluded.version OR (devices.version = excluded.version AND (${liveChanged}))`;
-
+export async function applyDevicesPlan(trx: Knex.Transaction, plan: Plan, client: DbClient): Promise<ApplyOutcome> {
+  const liveChanged = DEVICE_LIVE_FIELDS.map((f) => distinctFrom(client, `devices.${quote(f)}`, `excluded.${quote(f)}`)).join(' OR ');
+  const columns = ['id', 'version', ...DEVICE_COLUMNS];
   const writes: DesiredRecord[] = [...plan.create, ...plan.update.map((u) => u.desired)];
-  const applied = new Set<string>();
-  for (const chunk of chunks(writes, chunkSizeFor(DEVICE_COLUMNS.length + 2))) {
-    const returned: Array<{ id: string }> = await trx('devices')
-      .insert(chunk.map(deviceRow))
-      .onConflict('id')
-      .merge([...DEVICE_COLUMNS, 'version'])
-      .where(trx.raw(versionGate))
-      .returning('id');
-    for (const r of returned) applied.add(r.id);
-  }
+  const returned = await insertRows(trx, client, 'devices', columns, mapLazily(writes, deviceRow), {
+    upsert: {
+      target: ['id'],
+      set: Object.fromEntries(columns.slice(1).map((c) => [c, `excluded.${quote(c)}`])),
+      where: `devices.version < excluded.version OR (devices.version = excluded.version AND (${liveChanged}))`,
+    },
+    returning: 'id',
+  });
+  const applied = new Set(returned.map((r) => String(r.id)));
 
   const currentByKey = new Map(plan.update.map((u) => [u.desired.key, u.current]));
   const tagWrites: DesiredRecord[] = [];
@@ -155,8 +169,8 @@ export async function applyDevicesPlan(trx: Knex.Transaction, plan: Plan, client
     }
   }
 
-  await replaceTags(trx, tagWrites, currentByKey);
-  await upsertLorawan(trx, loraWrites);
+  await replaceTags(trx, client, tagWrites, currentByKey);
+  await upsertLorawan(trx, client, loraWrites);
   for (const chunk of chunks(loraRemovals, 500)) await trx('lorawan_devices').whereIn('id', chunk).del();
 
   let deleted = 0;
@@ -178,42 +192,47 @@ function lorawanDiffers(stored: { fields: Record<string, Scalar | undefined> }, 
   return next !== undefined && next !== (stored.fields[column] ?? null);
 }
 
-function deviceRow(d: DesiredRecord): Record<string, Scalar> {
-  return {
-    id: d.key,
-    version: d.version,
-    name: d.fields.name ?? null,
-    device_model_id: d.fields.device_model_id ?? null,
-    layer_id: d.fields.layer_id ?? null,
-    is_enabled: d.fields.is_enabled ?? true,
-    is_connected: d.fields.is_connected ?? false,
-    status_updated_at: d.fields.status_updated_at ?? null,
-    last_activity_at: d.fields.last_activity_at ?? null,
-  };
+function deviceRow(d: DesiredRecord): Scalar[] {
+  const f = d.fields;
+  return [
+    d.key,
+    d.version,
+    f.name ?? null,
+    f.device_model_id ?? null,
+    f.layer_id ?? null,
+    f.is_enabled ?? true,
+    f.is_connected ?? false,
+    f.status_updated_at ?? null,
+    f.last_activity_at ?? null,
+  ];
 }
 
-async function replaceTags(trx: Knex.Transaction, writes: DesiredRecord[], existing: ReadonlyMap<string, unknown>): Promise<void> {
+async function replaceTags(
+  trx: Knex.Transaction,
+  client: DbClient,
+  writes: DesiredRecord[],
+  existing: ReadonlyMap<string, unknown>,
+): Promise<void> {
   const replaced = writes.filter((d) => existing.has(d.key)).map((d) => d.key);
   for (const chunk of chunks(replaced, 500)) await trx('device_tag_values').whereIn('device_id', chunk).del();
-  const rows: Array<{ device_id: string; name: string; value: string }> = [];
-  for (const d of writes) {
-    const tags = JSON.parse(String(d.fields.tags ?? '{}')) as Record<string, string>;
-    for (const [name, value] of Object.entries(tags)) rows.push({ device_id: d.key, name, value });
+  function* rows(): Generator<Scalar[]> {
+    for (const d of writes) {
+      const tags = JSON.parse(String(d.fields.tags ?? '{}')) as Record<string, string>;
+      for (const name in tags) yield [d.key, name, tags[name]!];
+    }
   }
-  for (const chunk of chunks(rows, chunkSizeFor(3))) await trx('device_tag_values').insert(chunk);
+  await insertRows(trx, client, 'device_tag_values', ['device_id', 'name', 'value'], rows());
 }
 
-async function upsertLorawan(trx: Knex.Transaction, writes: DesiredRecord[]): Promise<void> {
+async function upsertLorawan(trx: Knex.Transaction, client: DbClient, writes: DesiredRecord[]): Promise<void> {
   // COALESCE keeps a stored value when the twin does not carry that key (imported by other means).
-  const merge = Object.fromEntries(
-    LORAWAN_COLUMN_NAMES.map((c) => [c, trx.raw(`COALESCE(excluded.${c}, lorawan_devices.${c})`)]),
+  const set = Object.fromEntries(
+    LORAWAN_COLUMN_NAMES.map((c) => [c, `COALESCE(excluded.${quote(c)}, lorawan_devices.${quote(c)})`]),
   );
-  const rows = writes.map((d) => {
-    const row: Record<string, Scalar> = { id: d.key };
-    for (const c of LORAWAN_COLUMN_NAMES) row[c] = d.fields[c] ?? null;
-    return row;
-  });
-  for (const chunk of chunks(rows, chunkSizeFor(LORAWAN_COLUMN_NAMES.length + 1))) {
-    await trx('lorawan_devices').insert(chunk).onConflict('id').merge(merge);
-  }
+  const rows = mapLazily(writes, (d) => [d.key, ...LORAWAN_COLUMN_NAMES.map((c) => d.fields[c] ?? null)]);
+  await insertRows(trx, client, 'lorawan_devices', ['id', ...LORAWAN_COLUMN_NAMES], rows, { upsert: { target: ['id'], set } });
+}
+
+function* mapLazily<T, U>(items: Iterable<T>, fn: (item: T) => U): Generator<U> {
+  for (const item of items) yield fn(item);
 }

@@ -9,8 +9,12 @@ export function toBool(value: unknown): boolean | null {
   return Boolean(value);
 }
 
+const CANONICAL_ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
 export function toIso(value: unknown): string | null {
   if (value === null || value === undefined) return null;
+  // What we stored is already canonical: skip a Date round trip per row.
+  if (typeof value === 'string' && CANONICAL_ISO.test(value)) return value;
   const date = value instanceof Date ? value : new Date(value as string);
   return Number.isNaN(date.getTime()) ? null : date.toISOString();
 }
@@ -34,9 +38,11 @@ export function chunkSizeFor(columns: number): number {
   return Math.max(1, Math.min(1000, Math.floor(30_000 / columns)));
 }
 
-/** Tags as one comparable value: sorted JSON of name -> text. */
-export function canonicalTags(tags: ReadonlyMap<string, string> | Readonly<Record<string, string>>): string {
-  const entries = tags instanceof Map ? [...tags.entries()] : Object.entries(tags);
-  entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return JSON.stringify(Object.fromEntries(entries));
+/**
+ * Tags as one comparable value: JSON of name -> text with names in code-unit order, the order SQL's
+ * ORDER BY gives on both databases (binary collation), so stored and remote tags compare as strings.
+ */
+export function canonicalTags(tags: Readonly<Record<string, string>>): string {
+  const names = Object.keys(tags).sort();
+  return `{${names.map((name) => `${JSON.stringify(name)}:${JSON.stringify(tags[name])}`).join(',')}}`;
 }

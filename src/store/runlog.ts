@@ -1,5 +1,7 @@
 import type { Knex } from 'knex';
-import { chunks, chunkSizeFor, toBool, toIso } from './rows.js';
+import { clientOf } from './db.js';
+import { toBool, toIso } from './rows.js';
+import { insertRows } from './sql.js';
 
 export type RunStatus = 'ok' | 'partial' | 'failed' | 'refused';
 export type EventLevel = 'info' | 'warn' | 'error';
@@ -51,8 +53,8 @@ export async function recordRun(db: Knex | Knex.Transaction, run: RunRecord, eve
   const first = inserted[0]!;
   const runId = typeof first === 'number' ? first : Number(first.id);
   const at = run.finishedAt.toISOString();
-  const rows = events.map((e) => ({ run_id: runId, at, level: e.level, type: e.type, ref: e.ref, message: e.message }));
-  for (const chunk of chunks(rows, chunkSizeFor(6))) await db('sync_events').insert(chunk);
+  const rows = events.map((e) => [runId, at, e.level, e.type, e.ref, e.message]);
+  await insertRows(db, clientOf(db), 'sync_events', ['run_id', 'at', 'level', 'type', 'ref', 'message'], rows);
   return runId;
 }
 

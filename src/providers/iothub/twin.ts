@@ -15,8 +15,13 @@ export interface Twin {
 }
 
 /** The hub reports "never" as the year 1. */
+const ISO_UTC = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?Z$/;
+
 export function twinInstant(value: unknown): string | null {
   if (typeof value !== 'string' || value.startsWith('0001-01-01')) return null;
+  // The hub writes UTC with up to 7 fraction digits; cut to milliseconds without a Date per twin.
+  const utc = ISO_UTC.exec(value);
+  if (utc) return `${utc[1]}.${((utc[2] ?? '') + '000').slice(0, 3)}Z`;
   const date = new Date(value);
   return Number.isNaN(date.getTime()) ? null : date.toISOString();
 }
