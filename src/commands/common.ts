@@ -1,9 +1,8 @@
 import { Command, Option } from 'commander';
 import { resolvePassConfig, type CommonOptions } from '../config.js';
-import { pushRunMetrics } from '../run/metrics.js';
 import type { Inventory } from '../run/inventory.js';
 import { createLogger, type Logger } from '../run/log.js';
-import { renderJson, renderTable } from '../run/output.js';
+import { writeJson, renderTable } from '../run/output.js';
 import { runPass, type PassResult } from '../run/pass.js';
 
 /** Adds the options every pass command shares (DESIGN.md, command-line contract). */
@@ -42,7 +41,7 @@ export async function runPassCommand(
 
 function printResult(result: PassResult, json: boolean, table: { color: boolean; maxRows: number }, log: Logger): void {
   if (json) {
-    process.stdout.write(renderJson(result) + '\n');
+    writeJson(result, (chunk) => process.stdout.write(chunk));
     return;
   }
   if (!result.plan) {
@@ -56,6 +55,8 @@ function printResult(result: PassResult, json: boolean, table: { color: boolean;
 async function pushMetrics(url: string, result: PassResult, log: Logger): Promise<void> {
   const status = result.status === 'locked' ? 'failed' : result.status;
   try {
+    // prom-client is loaded only when metrics are pushed.
+    const { pushRunMetrics } = await import('../run/metrics.js');
     await pushRunMetrics(url, {
       command: result.command,
       status,

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { ConfigError, resolveDb } from '../config.js';
-import { generateFleet, parseGenerateSpec, startIotHubEmulator, type Fixture } from '../emulators/iothub/index.js';
+import type { Fixture } from '../emulators/iothub/index.js';
 import { describeDbError, openKnex } from '../store/db.js';
 import { migrateLatest } from '../store/migrate.js';
 import { upsertDeviceModels } from '../store/models.js';
@@ -28,6 +28,8 @@ export function registerEmulate(program: Command, run: (action: () => Promise<nu
 }
 
 async function emulate(opts: EmulateOptions): Promise<number> {
+  // The emulators are loaded only by this command, never by a pass.
+  const { generateFleet, parseGenerateSpec, startIotHubEmulator } = await import('../emulators/iothub/index.js');
   if (!opts.fixture && !opts.generate) throw new ConfigError('emulate needs --fixture <file> or --generate <spec>');
   if (opts.fixture && opts.generate) throw new ConfigError('emulate takes --fixture or --generate, not both');
   let fixture: Fixture | undefined;

@@ -119,7 +119,7 @@ export class Planner {
   private judge(entry: RemoteEntry): Verdict {
     if (entry.kind === 'skipped') return { kind: 'skipped', reason: entry.reason };
     if (entry.kind === 'failed') return { kind: 'failed', error: entry.error };
-    const desired: DesiredRecord = { key: entry.key, version: entry.version, fields: entry.fields };
+    const desired: DesiredRecord = entry;
     const stored = this.current.get(desired.key);
     if (!stored) return { kind: 'create', record: desired };
     if (desired.version < stored.version) {

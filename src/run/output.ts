@@ -8,24 +8,13 @@ export const JSON_SCHEMA_VERSION = 1;
 /** No rule between rows: a plan of many rows stays readable. */
 const COMPACT = { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' };
 
-/** The `--json` document: stable, documented in the README. Secret values are never included. */
-export function renderJson(result: PassResult): string {
+/**
+ * The `--json` document: stable, documented in the README. Secret values are never included.
+ * Written in pieces, one change per line, so a pass of 100,000 creates never builds one huge string.
+ */
+export function writeJson(result: PassResult, write: (chunk: string) => void): void {
   const plan = result.plan;
-  const changes: unknown[] = [];
-  if (plan) {
-    for (const c of plan.create) changes.push({ action: 'create', ref: c.key, version: c.version });
-    for (const u of plan.update) {
-      changes.push({
-        action: 'update',
-        ref: u.desired.key,
-        version: u.desired.version,
-        cause: u.cause,
-        fields: u.changes.map((f) => (f.secret ? { field: f.field, secret: true } : { field: f.field, old: f.old ?? null, new: f.new ?? null })),
-      });
-    }
-    for (const d of plan.delete) changes.push({ action: 'delete', ref: d.key, version: d.version });
-  }
-  const doc = {
+  const head = {
     schemaVersion: JSON_SCHEMA_VERSION,
     command: result.command,
     status: result.status,
@@ -39,7 +28,8 @@ export function renderJson(result: PassResult): string {
     applied: result.applied
       ? { create: result.applied.created, update: result.applied.updated, delete: result.applied.deleted, conflicts: result.applied.conflicts }
       : null,
-    changes,
+  };
+  const tail = {
     skipped: plan ? plan.skipped.map((s) => ({ ref: s.key, reason: s.reason })) : [],
     failed: [
       ...(plan ? plan.failed.map((f) => ({ ref: f.key, error: f.error })) : []),
@@ -52,7 +42,35 @@ export function renderJson(result: PassResult): string {
     peakRssBytes: result.peakRssBytes,
     error: result.error,
   };
-  return JSON.stringify(doc, null, 2);
+  const headText = JSON.stringify(head, null, 2);
+  write(headText.slice(0, -2) + ',\n  "changes": [');
+  let first = true;
+  const change = (c: unknown) => {
+    write((first ? '\n    ' : ',\n    ') + JSON.stringify(c));
+    first = false;
+  };
+  if (plan) {
+    for (const c of plan.create) change({ action: 'create', ref: c.key, version: c.version });
+    for (const u of plan.update) {
+      change({
+        action: 'update',
+        ref: u.desired.key,
+        version: u.desired.version,
+        cause: u.cause,
+        fields: u.changes.map((f) => (f.secret ? { field: f.field, secret: true } : { field: f.field, old: f.old ?? null, new: f.new ?? null })),
+      });
+    }
+    for (const d of plan.delete) change({ action: 'delete', ref: d.key, version: d.version });
+  }
+  write(first ? '],\n' : '\n  ],\n');
+  write(JSON.stringify(tail, null, 2).slice(2) + '\n');
+}
+
+/** The whole `--json` document as one string (for callers that want it in memory). */
+export function renderJson(result: PassResult): string {
+  let out = '';
+  writeJson(result, (chunk) => (out += chunk));
+  return out;
 }
 
 export interface TableOptions {

@@ -3,7 +3,7 @@ import type { CurrentRecord, DesiredRecord, Plan, Scalar } from '../reconcile/in
 import type { ApplyOutcome } from './types.js';
 import type { DbClient } from './db.js';
 import { canonicalTags, chunks, toBool, toIso, toScalar } from './rows.js';
-import { distinctFrom, insertRows, quote } from './sql.js';
+import { columns, distinctFrom, insertRows, quote } from './sql.js';
 
 /** Columns of `lorawan_devices` besides `id`, with the type the plan compares them as. */
 export const LORAWAN_COLUMNS = {
@@ -50,6 +50,25 @@ const DEVICE_COLUMNS = [
   'status_updated_at',
   'last_activity_at',
 ] as const;
+
+/** Bulk-insert column lists, in the order the row builders below produce values. */
+const DEVICE_TABLE = columns({
+  id: 'text',
+  version: 'bigint',
+  name: 'text',
+  device_model_id: 'text',
+  layer_id: 'text',
+  is_enabled: 'boolean',
+  is_connected: 'boolean',
+  status_updated_at: 'timestamptz',
+  last_activity_at: 'timestamptz',
+});
+const TAG_TABLE = columns({ device_id: 'text', name: 'text', value: 'text' });
+const PG_TYPES = { string: 'text', integer: 'integer', boolean: 'boolean' } as const;
+const LORAWAN_TABLE = columns({
+  id: 'text',
+  ...Object.fromEntries(LORAWAN_COLUMN_NAMES.map((c) => [c, PG_TYPES[LORAWAN_COLUMNS[c]]])),
+});
 
 /** Fields that move without a twin version bump. */
 export const DEVICE_LIVE_FIELDS = ['is_connected', 'is_enabled', 'status_updated_at', 'last_activity_at'] as const;
@@ -140,12 +159,11 @@ function normalizeLorawan(column: LorawanColumn, value: unknown): Scalar {
 /** Applies a devices plan inside `trx`. Every statement is multi-row; the upsert re-checks the version. */
 export async function applyDevicesPlan(trx: Knex.Transaction, plan: Plan, client: DbClient): Promise<ApplyOutcome> {
   const liveChanged = DEVICE_LIVE_FIELDS.map((f) => distinctFrom(client, `devices.${quote(f)}`, `excluded.${quote(f)}`)).join(' OR ');
-  const columns = ['id', 'version', ...DEVICE_COLUMNS];
   const writes: DesiredRecord[] = [...plan.create, ...plan.update.map((u) => u.desired)];
-  const returned = await insertRows(trx, client, 'devices', columns, mapLazily(writes, deviceRow), {
+  const returned = await insertRows(trx, client, 'devices', DEVICE_TABLE, mapLazily(writes, deviceRow), {
     upsert: {
       target: ['id'],
-      set: Object.fromEntries(columns.slice(1).map((c) => [c, `excluded.${quote(c)}`])),
+      set: Object.fromEntries(DEVICE_TABLE.slice(1).map((c) => [c.name, `excluded.${quote(c.name)}`])),
       where: `devices.version < excluded.version OR (devices.version = excluded.version AND (${liveChanged}))`,
     },
     returning: 'id',
@@ -221,7 +239,7 @@ async function replaceTags(
       for (const name in tags) yield [d.key, name, tags[name]!];
     }
   }
-  await insertRows(trx, client, 'device_tag_values', ['device_id', 'name', 'value'], rows());
+  await insertRows(trx, client, 'device_tag_values', TAG_TABLE, rows());
 }
 
 async function upsertLorawan(trx: Knex.Transaction, client: DbClient, writes: DesiredRecord[]): Promise<void> {
@@ -230,7 +248,7 @@ async function upsertLorawan(trx: Knex.Transaction, client: DbClient, writes: De
     LORAWAN_COLUMN_NAMES.map((c) => [c, `COALESCE(excluded.${quote(c)}, lorawan_devices.${quote(c)})`]),
   );
   const rows = mapLazily(writes, (d) => [d.key, ...LORAWAN_COLUMN_NAMES.map((c) => d.fields[c] ?? null)]);
-  await insertRows(trx, client, 'lorawan_devices', ['id', ...LORAWAN_COLUMN_NAMES], rows, { upsert: { target: ['id'], set } });
+  await insertRows(trx, client, 'lorawan_devices', LORAWAN_TABLE, rows, { upsert: { target: ['id'], set } });
 }
 
 function* mapLazily<T, U>(items: Iterable<T>, fn: (item: T) => U): Generator<U> {

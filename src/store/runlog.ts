@@ -1,7 +1,9 @@
 import type { Knex } from 'knex';
 import { clientOf } from './db.js';
 import { toBool, toIso } from './rows.js';
-import { insertRows } from './sql.js';
+import { columns, insertRows } from './sql.js';
+
+const EVENT_TABLE = columns({ run_id: 'integer', at: 'timestamptz', level: 'text', type: 'text', ref: 'text', message: 'text' });
 
 export type RunStatus = 'ok' | 'partial' | 'failed' | 'refused';
 export type EventLevel = 'info' | 'warn' | 'error';
@@ -54,7 +56,7 @@ export async function recordRun(db: Knex | Knex.Transaction, run: RunRecord, eve
   const runId = typeof first === 'number' ? first : Number(first.id);
   const at = run.finishedAt.toISOString();
   const rows = events.map((e) => [runId, at, e.level, e.type, e.ref, e.message]);
-  await insertRows(db, clientOf(db), 'sync_events', ['run_id', 'at', 'level', 'type', 'ref', 'message'], rows);
+  await insertRows(db, clientOf(db), 'sync_events', EVENT_TABLE, rows);
   return runId;
 }
 

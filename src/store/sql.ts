@@ -23,21 +23,35 @@ export function quote(identifier: string): string {
   return `"${identifier.replace(/"/g, '""')}"`;
 }
 
+/** A column of a bulk insert; PostgreSQL needs its type to receive the column as one typed array. */
+export interface Column {
+  readonly name: string;
+  readonly pgType: 'text' | 'bigint' | 'integer' | 'boolean' | 'timestamptz';
+}
+
+export function columns(spec: Readonly<Record<string, Column['pgType']>>): Column[] {
+  return Object.entries(spec).map(([name, pgType]) => ({ name, pgType }));
+}
+
+/** Rows per PostgreSQL statement: one array parameter per column, so only memory bounds it. */
+const PG_ROWS_PER_STATEMENT = 10_000;
+
 /**
- * Multi-row INSERT ... VALUES (...), (...) [ON CONFLICT ... DO UPDATE ... WHERE ...] [RETURNING ...],
- * chunked under the parameter limit. The same SQL runs on SQLite and PostgreSQL; knex's own
- * SQLite multi-row insert is a UNION ALL of SELECTs, capped at 500 terms.
+ * Bulk INSERT [ON CONFLICT ... DO UPDATE ... WHERE ...] [RETURNING ...], a statement per chunk of rows.
+ * SQLite gets VALUES (...), (...) under its parameter limit (knex's own SQLite multi-row insert is a
+ * UNION ALL of SELECTs, capped at 500 terms); PostgreSQL gets one typed array per column through
+ * unnest(), which it plans once instead of parsing thousands of placeholders.
  */
 export async function insertRows(
   db: Knex | Knex.Transaction,
   client: DbClient,
   table: string,
-  columns: readonly string[],
+  cols: readonly Column[],
   rows: Iterable<readonly Scalar[]>,
   options: InsertOptions = {},
 ): Promise<Array<Record<string, unknown>>> {
   const returned: Array<Record<string, unknown>> = [];
-  const perRow = `(${columns.map(() => '?').join(', ')})`;
+  const names = cols.map((c) => quote(c.name)).join(', ');
   let tail = '';
   if (options.upsert) {
     const { target, set, where } = options.upsert;
@@ -46,28 +60,48 @@ export async function insertRows(
     if (where) tail += ` WHERE ${where}`;
   }
   if (options.returning) tail += ` RETURNING ${quote(options.returning)}`;
-  const head = `INSERT INTO ${quote(table)} (${columns.map(quote).join(', ')}) VALUES `;
-  const rowsPerStatement = Math.max(1, Math.floor(MAX_PARAMETERS / columns.length));
-  const sqlByCount = new Map<number, string>();
-  const sqliteBooleans = client === 'sqlite';
+  const run = async (sql: string, bindings: unknown[]) => {
+    const result = (await db.raw(sql, bindings as Knex.RawBinding[])) as unknown;
+    if (options.returning) returned.push(...resultRows(result));
+  };
 
+  if (client === 'postgres') {
+    const sql =
+      `INSERT INTO ${quote(table)} (${names}) SELECT * FROM unnest(${cols.map((c) => `?::${c.pgType}[]`).join(', ')})` + tail;
+    let arrays: Scalar[][] = cols.map(() => []);
+    let count = 0;
+    for (const row of rows) {
+      row.forEach((value, i) => arrays[i]!.push(value));
+      if (++count === PG_ROWS_PER_STATEMENT) {
+        await run(sql, arrays);
+        arrays = cols.map(() => []);
+        count = 0;
+      }
+    }
+    if (count > 0) await run(sql, arrays);
+    return returned;
+  }
+
+  const perRow = `(${cols.map(() => '?').join(', ')})`;
+  const head = `INSERT INTO ${quote(table)} (${names}) VALUES `;
+  const rowsPerStatement = Math.max(1, Math.floor(MAX_PARAMETERS / cols.length));
+  const sqlByCount = new Map<number, string>();
   // Rows are consumed lazily, a statement at a time: a large pass never holds all its bindings at once.
   let bindings: Scalar[] = [];
   let count = 0;
   const flush = async () => {
-    if (count === 0) return;
     let sql = sqlByCount.get(count);
     if (!sql) sqlByCount.set(count, (sql = head + new Array<string>(count).fill(perRow).join(', ') + tail));
-    const result = (await db.raw(sql, bindings)) as unknown;
-    if (options.returning) returned.push(...resultRows(result));
+    await run(sql, bindings);
     bindings = [];
     count = 0;
   };
   for (const row of rows) {
-    for (const value of row) bindings.push(sqliteBooleans && typeof value === 'boolean' ? (value ? 1 : 0) : value);
+    // better-sqlite3 binds no booleans.
+    for (const value of row) bindings.push(typeof value === 'boolean' ? (value ? 1 : 0) : value);
     if (++count === rowsPerStatement) await flush();
   }
-  await flush();
+  if (count > 0) await flush();
   return returned;
 }
 

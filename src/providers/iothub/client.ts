@@ -40,18 +40,23 @@ export class IotHubClient {
    * fails past the retry budget throws, and the caller knows the listing is incomplete.
    */
   async *queryPages<T = unknown>(query: string, operation = operationOf(query)): AsyncGenerator<T[]> {
-    let continuation: string | null = null;
-    let page = 0;
-    do {
-      page++;
-      const response = await this.post(query, continuation, operation, page);
+    let page = 1;
+    let next: Promise<Response> | null = this.post(query, null, operation, page);
+    while (next) {
+      const response: Response = await next;
+      const continuation = response.headers.get('x-ms-continuation');
+      // The continuation is in the headers: ask for the next page now, so the hub prepares it while
+      // this one is parsed and mapped. Still one request per page, one page ahead at most.
+      next = continuation ? this.post(query, continuation, operation, page + 1) : null;
+      // Its failure surfaces when it is awaited; this only keeps an abandoned one from crashing the process.
+      next?.catch(() => undefined);
       const body = (await response.json().catch(() => undefined)) as unknown;
       if (!Array.isArray(body)) {
         throw new ProviderError('iothub', 'protocol', `IoT Hub ${this.hubName}: page ${page} of ${operation} is not a JSON array`);
       }
-      continuation = response.headers.get('x-ms-continuation');
       yield body as T[];
-    } while (continuation);
+      page++;
+    }
   }
 
   private authorization(): string {
@@ -98,7 +103,7 @@ export class IotHubClient {
         throw new ProviderError(
           'iothub',
           failure.kind,
-          `${failure.message} (gave up after ${attempt + 1} attempts)`,
+          `${failure.message} (gave up after ${attempt + 1} attempt${attempt === 0 ? '' : 's'})`,
           failure.status,
         );
       }
@@ -124,11 +129,11 @@ export class IotHubClient {
   }
 
   private networkError(error: unknown, operation: string, page: number): ProviderError {
-    const e = error as { name?: string; cause?: { code?: string }; code?: string };
+    const e = error as { name?: string; cause?: { code?: string; errors?: Array<{ code?: string }> }; code?: string };
     if (e?.name === 'TimeoutError' || e?.name === 'AbortError') {
       return new ProviderError('iothub', 'timeout', `IoT Hub ${this.hubName}: ${operation} page ${page} timed out after ${this.timeoutMs} ms`);
     }
-    const code = e?.cause?.code ?? e?.code ?? 'network error';
+    const code = e?.cause?.code ?? e?.cause?.errors?.[0]?.code ?? e?.code ?? 'network error';
     return new ProviderError('iothub', 'unreachable', `IoT Hub ${this.hubName} is unreachable at ${this.base} (${code})`);
   }
 }
