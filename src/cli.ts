@@ -74,8 +74,9 @@ export async function main(argv: string[]): Promise<void> {
     await program.parseAsync(argv);
   } catch (error) {
     if (error instanceof CommanderError) {
-      const helpOrVersion = error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help';
-      exitCode = helpOrVersion ? EXIT.ok : EXIT.usage;
+      // --help, help and --version exit 0; everything else commander rejects (no command, unknown
+      // option, bad choice) is a usage error.
+      exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     } else {
       process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
       exitCode = EXIT.failed;
