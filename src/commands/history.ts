@@ -5,6 +5,7 @@ import { describeDbError, openKnex } from '../store/db.js';
 import { migrateLatest } from '../store/migrate.js';
 import { getRun, listEvents, listRuns, type StoredEvent, type StoredRun } from '../store/runlog.js';
 import { EXIT } from '../run/exit.js';
+import { COMPACT } from '../run/output.js';
 
 interface HistoryOptions {
   db?: string;
@@ -88,7 +89,7 @@ function parseDate(value: string | undefined, flag: string): Date | undefined {
 }
 
 function runTable(runs: StoredRun[]): string {
-  const table = new Table({ head: ['run', 'command', 'status', 'started', 'seconds', 'create', 'update', 'delete', 'skipped', 'failed', 'exit'], style: { head: [], border: [] } });
+  const table = new Table({ head: ['run', 'command', 'status', 'started', 'seconds', 'create', 'update', 'delete', 'skipped', 'failed', 'exit'], style: { head: [], border: [] }, chars: COMPACT });
   for (const r of runs) {
     const s = (r.summary ?? {}) as Record<string, number>;
     const seconds = r.finishedAt ? ((Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000).toFixed(1) : '';
@@ -99,7 +100,7 @@ function runTable(runs: StoredRun[]): string {
 
 function eventTable(events: StoredEvent[]): string {
   if (events.length === 0) return 'No matching events.';
-  const table = new Table({ head: ['run', 'at', 'level', 'type', 'ref', 'message'], style: { head: [], border: [] }, wordWrap: true });
+  const table = new Table({ head: ['run', 'at', 'level', 'type', 'ref', 'message'], style: { head: [], border: [] }, wordWrap: true, chars: COMPACT });
   for (const e of events) table.push([e.runId, e.at, e.level, e.type, e.ref ?? '', e.message]);
   return table.toString();
 }

@@ -1,12 +1,12 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import Table from 'cli-table3';
-import type { FieldChange, Scalar } from '../reconcile/index.js';
+import { hasChanges, type FieldChange, type Scalar } from '../reconcile/index.js';
 import type { PassResult } from './pass.js';
 
 export const JSON_SCHEMA_VERSION = 1;
 
 /** No rule between rows: a plan of many rows stays readable. */
-const COMPACT = { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' };
+export const COMPACT = { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' };
 
 /**
  * The `--json` document: stable, documented in the README. Secret values are never included.
@@ -120,7 +120,9 @@ export function renderTable(result: PassResult, opts: TableOptions): string {
     lines.push(
       result.dryRun
         ? c.dim('Dry run: nothing was changed.')
-        : c.dim(`Applied in ${seconds}s (run ${result.runId ?? '-'}, ${plural(totalCalls(result), 'API call')}).`),
+        : c.dim(
+            `${hasChanges(plan) ? 'Applied' : 'Done'} in ${seconds}s (run ${result.runId ?? '-'}, ${plural(totalCalls(result), 'API call')}).`,
+          ),
     );
   }
   return lines.join('\n');
