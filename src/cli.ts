@@ -1,7 +1,10 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { ConfigError, resolveIotHubConfig, type CommonOptions } from './config.js';
+import { concentratorsInventory } from './commands/concentrators.js';
 import { devicesInventory } from './commands/devices.js';
+import { edgeInventory } from './commands/edge.js';
+import { gatewayIdsInventory } from './commands/gateway-ids.js';
 import { runPassCommand, withPassOptions } from './commands/common.js';
 import { registerEmulate } from './commands/emulate.js';
 import { registerHistory } from './commands/history.js';
@@ -44,21 +47,48 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     }
   };
 
-  withPassOptions(
-    program
-      .command('devices')
-      .description('reconcile Azure IoT Hub devices (standard and LoRaWAN) into the portal database')
-      .option('--page-size <n>', 'twins per query page (1-1000)', '100')
-      .option('--max-retries <n>', 'retries of a throttled or failed page before the pass gives up on it', '5')
-      .addHelpText(
-        'after',
-        '\nEnvironment:\n  IOTHUB_CONNECTION_STRING  service connection string of the hub (needs registry read)\n' +
-          '  IOTHUB_ENDPOINT           base URL override, e.g. the emulator\'s http://127.0.0.1:<port>\n' +
-          '\nExamples:\n  portal-sync devices --dry-run\n  portal-sync devices --db postgres://portal@db/portal --lock postgres --json',
-      ),
-  ).action((opts: CommonOptions & { pageSize?: string; maxRetries?: string }) =>
+  const azure = (name: string, description: string, examples: string[]) =>
+    withPassOptions(
+      program
+        .command(name)
+        .description(description)
+        .option('--page-size <n>', 'twins per query page (1-1000)', '100')
+        .option('--max-retries <n>', 'retries of a throttled or failed page before the pass gives up on it', '5')
+        .addHelpText(
+          'after',
+          '\nEnvironment:\n  IOTHUB_CONNECTION_STRING  service connection string of the hub (needs registry read)\n' +
+            "  IOTHUB_ENDPOINT           base URL override, e.g. the emulator's http://127.0.0.1:<port>\n" +
+            `\nExamples:\n${examples.map((e) => `  ${e}`).join('\n')}`,
+        ),
+    );
+  type AzureOptions = CommonOptions & { pageSize?: string; maxRetries?: string };
+
+  azure('devices', 'reconcile Azure IoT Hub devices (standard and LoRaWAN) into the portal database', [
+    'portal-sync devices --dry-run',
+    'portal-sync devices --db postgres://portal@db/portal --lock postgres --json',
+  ]).action((opts: AzureOptions) =>
     run(() => runPassCommand('devices', opts, () => devicesInventory(resolveIotHubConfig(opts, process.env)))),
   );
+  azure('edge', 'reconcile Azure IoT Edge devices, their modules and connection state', [
+    'portal-sync edge --dry-run',
+    'portal-sync edge --page-size 500 --pushgateway http://pushgateway:9091',
+  ]).action((opts: AzureOptions) =>
+    run(() => runPassCommand('edge', opts, () => edgeInventory(resolveIotHubConfig(opts, process.env)))),
+  );
+  azure('concentrators', 'reconcile LoRaWAN concentrators (twins tagged deviceType = LoRa Concentrator)', [
+    'portal-sync concentrators --dry-run',
+  ]).action((opts: AzureOptions) =>
+    run(() => runPassCommand('concentrators', opts, () => concentratorsInventory(resolveIotHubConfig(opts, process.env)))),
+  );
+  azure('gateway-ids', 'replace the set of LoRaWAN gateway ids (devices running LoRaWanNetworkSrvModule)', [
+    'portal-sync gateway-ids --out /var/lib/lorawan/gateway-ids.json',
+  ])
+    .option('--out <file>', 'also write the set as a sorted JSON array, atomically (temp file + rename)')
+    .action((opts: AzureOptions & { out?: string }) =>
+      run(() =>
+        runPassCommand('gateway-ids', opts, () => gatewayIdsInventory(resolveIotHubConfig(opts, process.env), opts.out ?? null)),
+      ),
+    );
 
   registerMigrate(program, run);
   registerHistory(program, run);

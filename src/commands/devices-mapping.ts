@@ -1,7 +1,7 @@
 import type { RemoteEntry, Scalar } from '../reconcile/index.js';
 import { twinInstant, type Twin } from '../providers/iothub/twin.js';
 import type { DeviceModel } from '../store/models.js';
-import { canonicalTags } from '../store/rows.js';
+import { canonicalTags } from '../store/entity.js';
 
 /** Tags the portal reads into columns; every other tag becomes a tag value. */
 const COLUMN_TAGS = new Set(['deviceName', 'modelId', 'layerId']);

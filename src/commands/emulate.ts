@@ -3,7 +3,7 @@ import { ConfigError, resolveDb } from '../config.js';
 import type { Fixture } from '../emulators/iothub/index.js';
 import { describeDbError, openKnex } from '../store/db.js';
 import { migrateLatest } from '../store/migrate.js';
-import { upsertDeviceModels } from '../store/models.js';
+import { upsertDeviceModels, upsertEdgeDeviceModels } from '../store/models.js';
 import { EXIT } from '../run/exit.js';
 
 interface EmulateOptions {
@@ -55,7 +55,14 @@ async function emulate(opts: EmulateOptions): Promise<number> {
       await migrateLatest(db);
       const models = (emulator.fixture().deviceModels ?? []).map((m) => ({ ...m, description: m.description ?? null, supportLoRaFeatures: m.supportLoRaFeatures === true }));
       const n = await upsertDeviceModels(db, models);
-      process.stderr.write(`seeded ${n} device models into ${target.display}\n`);
+      const edgeModels = (emulator.fixture().edgeDeviceModels ?? []).map((m) => ({
+        id: m.id,
+        name: m.name,
+        description: m.description ?? null,
+        externalIdentifier: m.externalIdentifier ?? null,
+      }));
+      const e = await upsertEdgeDeviceModels(db, edgeModels);
+      process.stderr.write(`seeded ${n} device models and ${e} edge device models into ${target.display}\n`);
     } catch (error) {
       await emulator.close();
       process.stderr.write(`error: cannot seed models into ${target.display}: ${describeDbError(target, error)}\n`);

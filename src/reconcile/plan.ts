@@ -10,6 +10,7 @@ import type {
   PlannedUpdate,
   PlanPolicy,
   PlanSummary,
+  RecordWarning,
   RemoteAction,
   RemoteEntry,
   Scalar,
@@ -50,6 +51,7 @@ type Verdict =
 export class Planner {
   private readonly secret: ReadonlySet<string>;
   private readonly verdicts = new Map<string, Verdict>();
+  private readonly warnings = new Map<string, readonly string[]>();
 
   constructor(
     private readonly current: ReadonlyMap<string, CurrentRecord>,
@@ -62,6 +64,8 @@ export class Planner {
     const previous = this.verdicts.get(entry.key);
     if (previous && !supersedes(entry, previous)) return;
     this.verdicts.set(entry.key, this.judge(entry));
+    if (entry.kind === 'desired' && entry.warnings && entry.warnings.length > 0) this.warnings.set(entry.key, entry.warnings);
+    else if (previous) this.warnings.delete(entry.key);
   }
 
   finish(listing: ListingState, remoteActions: readonly RemoteAction[] = []): Plan {
@@ -102,6 +106,8 @@ export class Planner {
     const guard = massDeleteGuard(deletes.length, this.current.size, this.policy.massDelete);
     update.sort((a, b) => compareKeys(a.desired.key, b.desired.key));
     deletes = byKey(deletes);
+    const warnings: RecordWarning[] = [];
+    for (const [key, messages] of this.warnings) for (const message of messages) warnings.push({ key, message });
     return {
       create: byKey(create),
       update,
@@ -110,6 +116,7 @@ export class Planner {
       skipped: byKey(skipped),
       failed: byKey(failed),
       stale: byKey(stale),
+      warnings: byKey(warnings),
       deletesWithheld: listing.complete ? null : listing.reason,
       guard,
       remoteActions,

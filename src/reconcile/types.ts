@@ -12,6 +12,8 @@ export interface DesiredRecord {
   readonly key: string;
   readonly version: number;
   readonly fields: Fields;
+  /** Synced anyway, but something about the record deserves a look (a missing module twin...). */
+  readonly warnings?: readonly string[];
 }
 
 /** A row the portal has now. */
@@ -66,6 +68,11 @@ export interface SkippedRecord {
   readonly reason: string;
 }
 
+export interface RecordWarning {
+  readonly key: string;
+  readonly message: string;
+}
+
 export interface FailedRecord {
   readonly key: string;
   readonly error: string;
@@ -100,6 +107,7 @@ export interface Plan {
   readonly skipped: readonly SkippedRecord[];
   readonly failed: readonly FailedRecord[];
   readonly stale: readonly StaleRecord[];
+  readonly warnings: readonly RecordWarning[];
   /** Set when the listing did not complete: the reason no deletes were planned. */
   readonly deletesWithheld: string | null;
   readonly guard: MassDeleteGuard;

@@ -18,8 +18,30 @@ export interface Inventory {
   readonly noun: string;
   readonly policy: Omit<PlanPolicy, 'massDelete'>;
   readonly calls: ApiCallCounter;
-  /** Yields remote records already mapped, a page at a time. Throwing ends the listing as incomplete. */
-  remote(db: Knex, log: Logger): AsyncIterable<RemoteEntry[]>;
+  /**
+   * Yields remote records already mapped, a page at a time. Throwing ends the listing as incomplete;
+   * `markIncomplete` says so without stopping (a side listing failed, the main one goes on).
+   */
+  remote(ctx: RemoteContext): AsyncIterable<RemoteEntry[]>;
   loadCurrent(db: Knex): Promise<Map<string, CurrentRecord>>;
   apply(trx: Knex.Transaction, plan: Plan, client: DbClient): Promise<ApplyOutcome>;
+  /**
+   * Runs after the transaction committed (never on a dry run): e.g. write the gateway ids file.
+   * Returns a problem to report, which makes the pass partial, or null.
+   */
+  afterCommit?(ctx: AfterCommitContext): Promise<string | null>;
+}
+
+export interface RemoteContext {
+  readonly db: Knex;
+  readonly log: Logger;
+  markIncomplete(reason: string): void;
+}
+
+export interface AfterCommitContext {
+  readonly db: Knex;
+  readonly log: Logger;
+  readonly plan: Plan;
+  /** False when the listing stopped early: the stored set may be stale. */
+  readonly listingComplete: boolean;
 }

@@ -36,6 +36,7 @@ export function writeJson(result: PassResult, write: (chunk: string) => void): v
       ...(result.listingError ? [{ ref: null, error: result.listingError }] : []),
     ],
     stale: plan ? plan.stale.map((s) => ({ ref: s.key, remoteVersion: s.remoteVersion, storedVersion: s.storedVersion })) : [],
+    warnings: plan ? plan.warnings.map((w) => ({ ref: w.key, message: w.message })) : [],
     deletesWithheld: plan?.deletesWithheld ?? null,
     guard: plan ? plan.guard : null,
     apiCalls: { total: Object.values(result.apiCalls).reduce((a, b) => a + b, 0), operations: result.apiCalls },
@@ -85,10 +86,13 @@ export function renderTable(result: PassResult, opts: TableOptions): string {
   const plan = result.plan;
   if (plan) {
     const rows: Array<[string, string, string]> = [];
-    for (const d of plan.create) rows.push([c.green('+'), d.key, c.green(`create (version ${d.version})`)]);
+    // Members of a set (gateway ids) have no fields and no version: they are added and removed.
+    const member = (fields: object) => Object.keys(fields).length === 0;
+    for (const d of plan.create) rows.push([c.green('+'), d.key, c.green(member(d.fields) ? 'add' : `create (version ${d.version})`)]);
     for (const u of plan.update) rows.push([c.yellow('~'), u.desired.key, describeChanges(u.changes, c)]);
-    for (const d of plan.delete) rows.push([c.red('-'), d.key, c.red(`delete (stored version ${d.version})`)]);
+    for (const d of plan.delete) rows.push([c.red('-'), d.key, c.red(member(d.fields) ? 'remove' : `delete (stored version ${d.version})`)]);
     for (const s of plan.skipped) rows.push([c.dim('!'), s.key, c.dim(`skipped: ${s.reason}`)]);
+    for (const w of plan.warnings) rows.push([c.yellow('?'), w.key, c.yellow(`warning: ${w.message}`)]);
     for (const f of plan.failed) rows.push([c.red('x'), f.key, c.red(`failed: ${f.error}`)]);
     for (const s of plan.stale) rows.push([c.dim('='), s.key, c.dim(`kept: stored version ${s.storedVersion} is newer than ${s.remoteVersion}`)]);
     if (rows.length > 0) {

@@ -142,6 +142,11 @@ async function reconcile(
     return { applied, runId };
   });
   log.debug('applied', { runId, ...applied, conflicts: applied.conflicts.length });
+  const problem = inventory.afterCommit ? await inventory.afterCommit({ db, log, plan, listingComplete: listingError === null }) : null;
+  if (problem) {
+    log.error(problem);
+    return finish({ status: 'partial', exitCode: EXIT.partial, plan, summary: { ...summary, failed: summary.failed + 1 }, applied, listingError, runId, error: problem });
+  }
   return finish({ status, exitCode, plan, summary, applied, listingError, runId });
 }
 
@@ -154,13 +159,23 @@ async function fetchRemote(inventory: Inventory, db: Knex, log: Logger, showProg
   const progress = createProgress(showProgress);
   let records = 0;
   let pages = 0;
+  let sideFailure: string | null = null;
+  const ctx = {
+    db,
+    log,
+    markIncomplete(reason: string) {
+      if (sideFailure === null) log.error(`${reason}; no ${inventory.noun} is deleted in this pass`);
+      sideFailure ??= reason;
+    },
+  };
   try {
-    for await (const page of inventory.remote(db, log)) {
+    for await (const page of inventory.remote(ctx)) {
       pages++;
       records += page.length;
       for (const entry of page) planner.add(entry);
       progress.update(`${inventory.command}: ${records.toLocaleString('en-US')} records, ${pages} pages`);
     }
+    if (sideFailure !== null) return { listing: { complete: false, reason: sideFailure, error: null }, pages };
     return { listing: { complete: true }, pages };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
@@ -203,6 +218,7 @@ function guardMessage(plan: Plan): string {
 function eventsOf(plan: Plan, listingError: string | null, noun: string): RunEvent[] {
   const events: RunEvent[] = [];
   for (const s of plan.skipped) events.push({ level: 'info', type: 'skip', ref: s.key, message: s.reason });
+  for (const w of plan.warnings) events.push({ level: 'warn', type: 'warning', ref: w.key, message: w.message });
   for (const f of plan.failed) events.push({ level: 'error', type: 'fail', ref: f.key, message: f.error });
   if (listingError) {
     events.push({ level: 'error', type: 'listing', ref: null, message: listingError });

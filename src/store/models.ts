@@ -39,3 +39,24 @@ export async function upsertDeviceModels(db: Knex, models: readonly DeviceModel[
     .merge();
   return models.length;
 }
+
+export interface EdgeDeviceModel {
+  id: string;
+  name: string;
+  description: string | null;
+  externalIdentifier: string | null;
+}
+
+export async function loadEdgeDeviceModelIds(db: Knex): Promise<Set<string>> {
+  return new Set(((await db('edge_device_models').pluck('id')) as unknown[]).map(String));
+}
+
+/** Creates or updates edge device models as the portal's UI would have; used by `emulate --seed-models`. */
+export async function upsertEdgeDeviceModels(db: Knex, models: readonly EdgeDeviceModel[]): Promise<number> {
+  if (models.length === 0) return 0;
+  await db('edge_device_models')
+    .insert(models.map((m) => ({ id: m.id, name: m.name, description: m.description, external_identifier: m.externalIdentifier })))
+    .onConflict('id')
+    .merge();
+  return models.length;
+}

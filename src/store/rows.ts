@@ -37,16 +37,3 @@ export function chunks<T>(items: readonly T[], size: number): T[][] {
 export function chunkSizeFor(columns: number): number {
   return Math.max(1, Math.min(1000, Math.floor(30_000 / columns)));
 }
-
-/**
- * Tags as one comparable value: JSON of name -> text with names in code-unit order, the order SQL's
- * ORDER BY gives on both databases (binary collation), so stored and remote tags compare as strings.
- */
-export function canonicalTags(tags: Readonly<Record<string, string>>): string {
-  const names = Object.keys(tags).sort();
-  const parts: string[] = ['{'];
-  names.forEach((name, i) => parts.push(i === 0 ? '' : ',', JSON.stringify(name), ':', JSON.stringify(tags[name])));
-  parts.push('}');
-  // One flat string: a 100,000-device pass holds one per device, and ropes cost several times more.
-  return parts.join('');
-}

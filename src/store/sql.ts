@@ -8,7 +8,7 @@ const MAX_PARAMETERS = 30_000;
 export interface Upsert {
   /** Conflict target, e.g. ['id']. */
   readonly target: readonly string[];
-  /** Column -> SQL expression, e.g. `excluded."name"`. */
+  /** Column -> SQL expression, e.g. `excluded."name"`; none means DO NOTHING. */
   readonly set: Readonly<Record<string, string>>;
   /** Only update when this holds (the version re-check). */
   readonly where?: string;
@@ -56,8 +56,9 @@ export async function insertRows(
   if (options.upsert) {
     const { target, set, where } = options.upsert;
     const assignments = Object.entries(set).map(([column, expr]) => `${quote(column)} = ${expr}`);
-    tail += ` ON CONFLICT (${target.map(quote).join(', ')}) DO UPDATE SET ${assignments.join(', ')}`;
-    if (where) tail += ` WHERE ${where}`;
+    tail += ` ON CONFLICT (${target.map(quote).join(', ')})`;
+    tail += assignments.length === 0 ? ' DO NOTHING' : ` DO UPDATE SET ${assignments.join(', ')}`;
+    if (where && assignments.length > 0) tail += ` WHERE ${where}`;
   }
   if (options.returning) tail += ` RETURNING ${quote(options.returning)}`;
   const run = async (sql: string, bindings: unknown[]) => {

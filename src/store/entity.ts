@@ -1,0 +1,213 @@
+import type { Knex } from 'knex';
+import type { CurrentRecord, DesiredRecord, Plan, Scalar } from '../reconcile/index.js';
+import type { DbClient } from './db.js';
+import { chunks, toBool, toIso, toScalar } from './rows.js';
+import { distinctFrom, insertRows, quote, type Column } from './sql.js';
+import type { ApplyOutcome } from './types.js';
+
+/**
+ * Rows that belong to an entity and are replaced as a set (tag values, edge modules). The plan sees
+ * the whole set as one field holding its canonical encoding, so a set compares as one string.
+ */
+export interface ChildSet {
+  /** The plan field carrying the encoded set. */
+  readonly field: string;
+  readonly table: string;
+  readonly parentColumn: string;
+  /** Child columns, without the parent column. */
+  readonly columns: readonly Column[];
+  /** The canonical encoding of one parent's rows, as read back from the table. */
+  encode(rows: ReadonlyArray<Record<string, unknown>>): string;
+  /** Rows (child columns only) from the encoding. */
+  decode(value: string): Scalar[][];
+}
+
+/** An entity table: `id`, `version`, then columns named like plan fields. */
+export interface EntityTable {
+  readonly table: string;
+  readonly columns: readonly Column[];
+  /** Fields that move without a version bump; their change updates a row at the same version. */
+  readonly liveFields: readonly string[];
+  readonly childSets: readonly ChildSet[];
+}
+
+/** Extra 1:1 data read alongside a batch of rows (a device's LoRaWAN row); adds fields in place. */
+export type BatchExtension = (
+  db: Knex,
+  first: string,
+  last: string,
+) => Promise<(id: string, fields: Record<string, Scalar>) => void>;
+
+/** Rows per batch when reading an entity table: bounds the memory a large table costs to read. */
+const READ_BATCH = 5_000;
+
+/**
+ * The table's rows as plan records keyed by id. Read in id order, a batch at a time with the child
+ * rows of that id range: a few statements per batch, never one per row.
+ */
+export async function loadEntities(db: Knex, spec: EntityTable, extend?: BatchExtension): Promise<Map<string, CurrentRecord>> {
+  const current = new Map<string, CurrentRecord>();
+  const fieldColumns = spec.columns.slice(2);
+  let after: string | null = null;
+  for (;;) {
+    const query = db(spec.table).select(spec.columns.map((c) => c.name)).orderBy('id').limit(READ_BATCH);
+    if (after !== null) query.where('id', '>', after);
+    const rows: Array<Record<string, unknown>> = await query;
+    if (rows.length === 0) break;
+    const first = String(rows[0]!.id);
+    const last = String(rows[rows.length - 1]!.id);
+    const sets = await Promise.all(spec.childSets.map((set) => loadChildSet(db, set, first, last)));
+    const addExtension = extend ? await extend(db, first, last) : null;
+    for (const row of rows) {
+      const id = String(row.id);
+      const fields: Record<string, Scalar> = {};
+      for (const column of fieldColumns) fields[column.name] = normalize(column, row[column.name]);
+      spec.childSets.forEach((set, i) => (fields[set.field] = sets[i]!.get(id) ?? set.encode([])));
+      addExtension?.(id, fields);
+      current.set(id, { key: id, version: Number(row.version), fields });
+    }
+    if (rows.length < READ_BATCH) break;
+    after = last;
+  }
+  return current;
+}
+
+function normalize(column: Column, value: unknown): Scalar {
+  if (value === null || value === undefined) return null;
+  switch (column.pgType) {
+    case 'boolean':
+      return toBool(value);
+    case 'timestamptz':
+      return toIso(value);
+    case 'bigint':
+    case 'integer':
+      return Number(value);
+    default:
+      return toScalar(value);
+  }
+}
+
+async function loadChildSet(db: Knex, set: ChildSet, first: string, last: string): Promise<Map<string, string>> {
+  const rows: Array<Record<string, unknown>> = await db(set.table)
+    .whereBetween(set.parentColumn, [first, last])
+    .select([set.parentColumn, ...set.columns.map((c) => c.name)])
+    .orderBy(set.parentColumn);
+  const out = new Map<string, string>();
+  let parent: string | null = null;
+  let group: Array<Record<string, unknown>> = [];
+  for (const row of rows) {
+    const id = String(row[set.parentColumn]);
+    if (id !== parent) {
+      if (parent !== null) out.set(parent, set.encode(group));
+      parent = id;
+      group = [];
+    }
+    group.push(row);
+  }
+  if (parent !== null) out.set(parent, set.encode(group));
+  return out;
+}
+
+export interface EntityApply {
+  readonly outcome: ApplyOutcome;
+  /** Keys whose row was written (created or updated) by this pass. */
+  readonly applied: ReadonlySet<string>;
+}
+
+/**
+ * Applies a plan to an entity table inside `trx`: one multi-row upsert whose WHERE re-checks the
+ * version (a concurrent writer's newer row is never overwritten), child sets replaced where they
+ * changed, deletes by id (children go by ON DELETE CASCADE).
+ */
+export async function applyEntityPlan(trx: Knex.Transaction, client: DbClient, spec: EntityTable, plan: Plan): Promise<EntityApply> {
+  const t = quote(spec.table);
+  const setFields = new Set(spec.childSets.map((c) => c.field));
+  const liveColumns = spec.liveFields.filter((f) => !setFields.has(f));
+  const liveChanged = liveColumns.map((f) => distinctFrom(client, `${t}.${quote(f)}`, `excluded.${quote(f)}`));
+  const sameVersionGate = liveChanged.length > 0 ? ` OR (${t}.version = excluded.version AND (${liveChanged.join(' OR ')}))` : '';
+  // A live child set (edge modules) cannot be compared in SQL: such rows are re-checked against a
+  // newer stored version only, which is what keeps a concurrent writer's data.
+  const childOnly = new Set(
+    plan.update
+      .filter((u) => u.cause === 'live' && u.changes.some((c) => setFields.has(c.field)))
+      .map((u) => u.desired.key),
+  );
+  const writes: DesiredRecord[] = [...plan.create, ...plan.update.map((u) => u.desired)];
+  const fieldColumns = spec.columns.slice(2);
+  const upsert = async (records: DesiredRecord[], where: string) =>
+    insertRows(
+      trx,
+      client,
+      spec.table,
+      spec.columns,
+      mapLazily(records, (d) => [d.key, d.version, ...fieldColumns.map((c) => d.fields[c.name] ?? null)]),
+      {
+        upsert: { target: ['id'], set: Object.fromEntries(spec.columns.slice(1).map((c) => [c.name, `excluded.${quote(c.name)}`])), where },
+        returning: 'id',
+      },
+    );
+  const returned = [
+    ...(await upsert(writes.filter((d) => !childOnly.has(d.key)), `${t}.version < excluded.version${sameVersionGate}`)),
+    ...(await upsert(writes.filter((d) => childOnly.has(d.key)), `${t}.version <= excluded.version`)),
+  ];
+  const applied = new Set(returned.map((r) => String(r.id)));
+
+  const stored = new Map(plan.update.map((u) => [u.desired.key, u.current]));
+  for (const set of spec.childSets) {
+    const changed = writes.filter((d) => applied.has(d.key) && stored.get(d.key)?.fields[set.field] !== d.fields[set.field]);
+    const replaced = changed.filter((d) => stored.has(d.key)).map((d) => d.key);
+    for (const chunk of chunks(replaced, 500)) await trx(set.table).whereIn(set.parentColumn, chunk).del();
+    function* rows(): Generator<Scalar[]> {
+      for (const d of changed) for (const row of set.decode(String(d.fields[set.field] ?? set.encode([])))) yield [d.key, ...row];
+    }
+    await insertRows(trx, client, set.table, [{ name: set.parentColumn, pgType: 'text' }, ...set.columns], rows());
+  }
+
+  let deleted = 0;
+  for (const chunk of chunks(plan.delete.map((d) => d.key), 500)) deleted += await trx(spec.table).whereIn('id', chunk).del();
+
+  const updatedKeys = new Set(plan.update.map((u) => u.desired.key));
+  let created = 0;
+  let updated = 0;
+  for (const key of applied) (updatedKeys.has(key) ? updated++ : created++);
+  const conflicts = writes.filter((d) => !applied.has(d.key)).map((d) => d.key);
+  return { outcome: { created, updated, deleted, conflicts }, applied };
+}
+
+export function* mapLazily<T, U>(items: Iterable<T>, fn: (item: T) => U): Generator<U> {
+  for (const item of items) yield fn(item);
+}
+
+/** Tag values (`<parent>, name, value`) as one child set. */
+export function tagSet(table: string, parentColumn: string): ChildSet {
+  return {
+    field: 'tags',
+    table,
+    parentColumn,
+    columns: [
+      { name: 'name', pgType: 'text' },
+      { name: 'value', pgType: 'text' },
+    ],
+    encode(rows) {
+      const tags: Record<string, string> = {};
+      for (const row of rows) tags[String(row.name)] = row.value === null || row.value === undefined ? '' : String(row.value);
+      return canonicalTags(tags);
+    },
+    decode(value) {
+      const tags = JSON.parse(value) as Record<string, string>;
+      return Object.keys(tags).map((name) => [name, tags[name]!]);
+    },
+  };
+}
+
+/**
+ * Tags as one comparable value: JSON of name -> text with names in code-unit order. One flat string
+ * built by join(): a 100,000-device pass holds one per device, and ropes cost several times more.
+ */
+export function canonicalTags(tags: Readonly<Record<string, string>>): string {
+  const names = Object.keys(tags).sort();
+  const parts: string[] = ['{'];
+  names.forEach((name, i) => parts.push(i === 0 ? '' : ',', JSON.stringify(name), ':', JSON.stringify(tags[name])));
+  parts.push('}');
+  return parts.join('');
+}
