@@ -1,8 +1,9 @@
 import type { Knex } from 'knex';
+import { existsSync } from 'node:fs';
 import { ProviderError } from '../providers/errors.js';
 import { hasChanges, Planner, summarize, type Plan, type PlanSummary } from '../reconcile/index.js';
 import { describeDbError, openKnex } from '../store/db.js';
-import { migrateLatest } from '../store/migrate.js';
+import { migrateLatest, pendingMigrations } from '../store/migrate.js';
 import { recordRun, type RunEvent, type RunStatus } from '../store/runlog.js';
 import type { ApplyOutcome } from '../store/types.js';
 import type { PassConfig } from '../config.js';
@@ -76,12 +77,27 @@ export async function runPass(inventory: Inventory, config: PassConfig, log: Log
     return finish({ status: 'failed', exitCode: config.lock === 'postgres' ? EXIT.unavailable : EXIT.config, error: message });
   }
 
-  const db = openKnex(config.db);
+  const target = config.db;
+  if (config.dryRun && target.client === 'sqlite' && target.filename !== ':memory:' && !existsSync(target.filename!)) {
+    await lock.release().catch(() => undefined);
+    const error = `${target.display} does not exist, and a dry run creates nothing: run \`portal-sync migrate --db ${target.display}\` first`;
+    return finish({ status: 'failed', exitCode: EXIT.config, error });
+  }
+  const db = openKnex(target);
   try {
     try {
-      await migrateLatest(db);
+      if (config.dryRun) {
+        const pending = await pendingMigrations(db);
+        if (pending.length > 0) {
+          const message = `${target.display} has migrations to apply (${pending.join(', ')}), and a dry run changes nothing: run \`portal-sync migrate\` first`;
+          throw new PassFailure(message, EXIT.config);
+        }
+      } else {
+        await migrateLatest(db);
+      }
     } catch (error) {
-      throw new PassFailure(`cannot prepare the database ${config.db.display}: ${describeDbError(config.db, error)}`, dbExitCode(error));
+      if (error instanceof PassFailure) throw error;
+      throw new PassFailure(`cannot prepare the database ${target.display}: ${describeDbError(target, error)}`, dbExitCode(error));
     }
     return await reconcile(inventory, config, log, db, lock, startedAt, finish);
   } catch (error) {

@@ -37,9 +37,11 @@ class PackageMigrations implements Knex.MigrationSource<string> {
   }
 }
 
+const MIGRATIONS_TABLE = 'portal_sync_migrations';
+
 const config: Knex.MigratorConfig = {
   migrationSource: new PackageMigrations(),
-  tableName: 'portal_sync_migrations',
+  tableName: MIGRATIONS_TABLE,
 };
 
 /** Applies pending migrations; returns the names applied now. */
@@ -48,7 +50,13 @@ export async function migrateLatest(knex: Knex): Promise<string[]> {
   return applied;
 }
 
+/**
+ * Migrations not applied yet, found without writing anything (knex's own `migrate.list` creates its
+ * bookkeeping table): a dry run must not change the database, not even its schema.
+ */
 export async function pendingMigrations(knex: Knex): Promise<string[]> {
-  const [, pending] = (await knex.migrate.list(config)) as [unknown, Array<{ file: string } | string>];
-  return pending.map((p) => (typeof p === 'string' ? p : p.file));
+  const all = await new PackageMigrations().getMigrations();
+  if (!(await knex.schema.hasTable(MIGRATIONS_TABLE))) return all;
+  const done = new Set(((await knex(MIGRATIONS_TABLE).pluck('name')) as unknown[]).map(String));
+  return all.filter((name) => !done.has(name));
 }

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { migrateLatest } from '../../src/store/migrate.js';
@@ -245,6 +245,20 @@ describe.each(BACKENDS)('devices end to end on %s', (backend) => {
       tags: await db.knex()('device_tag_values').count({ n: '*' }),
     };
     expect(after).toEqual(before);
+  });
+
+  it('--dry-run on a database without the schema changes nothing and says how to prepare it (78)', async () => {
+    const fresh = await createTestDatabase(backend);
+    try {
+      if (backend === 'sqlite') rmSync(fresh.url.slice('sqlite:'.length), { force: true });
+      const result = await runCli(['devices', '--db', fresh.url, '--lock-dir', lockDir, '--dry-run'], hub.env());
+      expect(result.code).toBe(78);
+      expect(result.stderr).toMatch(/dry run (creates|changes) nothing: run `portal-sync migrate/);
+      if (backend === 'sqlite') expect(existsSync(fresh.url.slice('sqlite:'.length))).toBe(false);
+      else expect(await fresh.knex().schema.hasTable('portal_sync_migrations')).toBe(false);
+    } finally {
+      await fresh.drop();
+    }
   });
 
   it('--detailed-exitcode: 2 when a pass applied changes, 0 when none', async () => {
