@@ -67,12 +67,6 @@ export function writeJson(result: PassResult, write: (chunk: string) => void): v
   write(JSON.stringify(tail, null, 2).slice(2) + '\n');
 }
 
-/** The whole `--json` document as one string (for callers that want it in memory). */
-export function renderJson(result: PassResult): string {
-  let out = '';
-  writeJson(result, (chunk) => (out += chunk));
-  return out;
-}
 
 export interface TableOptions {
   color: boolean;

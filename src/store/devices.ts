@@ -70,9 +70,6 @@ const DEVICES: EntityTable = {
   childSets: [tagSet('device_tag_values', 'device_id')],
 };
 
-/** `kind` is `lora` when the device has a `lorawan_devices` row. */
-export type DeviceKind = 'lora' | 'standard';
-
 /** The portal's devices as plan records, with `kind` and the LoRaWAN columns of LoRa devices. */
 export function loadCurrentDevices(db: Knex): Promise<Map<string, CurrentRecord>> {
   return loadEntities(db, DEVICES, async (db, first, last) => {

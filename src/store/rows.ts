@@ -33,7 +33,3 @@ export function chunks<T>(items: readonly T[], size: number): T[][] {
   return out;
 }
 
-/** Rows per statement for a table of `columns` columns: SQLite allows 32,766 parameters, pg 65,535. */
-export function chunkSizeFor(columns: number): number {
-  return Math.max(1, Math.min(1000, Math.floor(30_000 / columns)));
-}
