@@ -36,6 +36,8 @@ export interface PassConfig {
   readonly massDelete: MassDeletePolicy;
   readonly lock: 'file' | 'postgres';
   readonly lockDir: string;
+  /** A file lock not refreshed for this long belongs to a dead run on another host. */
+  readonly lockStaleMs: number;
   readonly pushgateway: string | null;
   readonly logFormat: LogFormat;
   readonly maxRows: number;
@@ -81,6 +83,8 @@ export function resolvePassConfig(command: string, opts: CommonOptions, env: Env
       throw new ConfigError('--pushgateway must be an http(s) URL');
     }
   }
+  const lockStaleMs = env.PORTAL_SYNC_LOCK_STALE_MS === undefined ? 30_000 : Number(env.PORTAL_SYNC_LOCK_STALE_MS);
+  if (!Number.isInteger(lockStaleMs) || lockStaleMs < 2000) throw new ConfigError('PORTAL_SYNC_LOCK_STALE_MS must be a whole number of milliseconds, at least 2000');
   const json = opts.json === true;
   return {
     command,
@@ -91,6 +95,7 @@ export function resolvePassConfig(command: string, opts: CommonOptions, env: Env
     massDelete: { ...DEFAULT_MASS_DELETE, maxShare, allow: opts.allowMassDelete === true },
     lock,
     lockDir: opts.lockDir ?? env.PORTAL_SYNC_LOCK_DIR ?? join(tmpdir(), 'portal-sync-locks'),
+    lockStaleMs,
     pushgateway,
     logFormat: resolveLogFormat(opts.logFormat),
     maxRows,

@@ -70,7 +70,7 @@ export async function runPass(inventory: Inventory, config: PassConfig, log: Log
     lock =
       config.lock === 'postgres'
         ? await acquirePostgresLock({ command: config.command, connectionString: config.db.url })
-        : await acquireFileLock({ command: config.command, lockDir: config.lockDir });
+        : await acquireFileLock({ command: config.command, lockDir: config.lockDir, staleMs: config.lockStaleMs });
   } catch (error) {
     if (error instanceof LockHeldError) return finish({ status: 'locked', exitCode: EXIT.locked, error: error.message });
     const message = `cannot take the ${config.lock} lock: ${describeDbError(config.db, error)}`;

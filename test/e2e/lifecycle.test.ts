@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { migrateLatest } from '../../src/store/migrate.js';
@@ -53,6 +53,31 @@ describe.each(BACKENDS)('locks on %s', (backend) => {
     const third = await runCli([...args, '--json'], hub.env());
     expect(third.code).toBe(0);
     expect(parseJson(third).summary.create).toBe(3);
+  });
+});
+
+describe('a lock lost during a pass', () => {
+  it('aborts the pass before commit: nothing applied, exit 1', async () => {
+    const db = await createTestDatabase('sqlite');
+    const lockDir = mkdtempSync(join(tmpdir(), 'portal-sync-locks-'));
+    // The first page takes long enough for the lock's refresh timer (1 s at a 2 s stale time) to run.
+    const hub = await startTestHub(fleet(BASE_TWINS, [{ operation: 'query:devices', delayMs: 4_000, times: 1 }]));
+    try {
+      await migrateLatest(db.knex());
+      await upsertDeviceModels(db.knex(), MODELS);
+      const child = spawnCli(['devices', '--db', db.url, '--lock-dir', lockDir, '--json'], { ...hub.env(), PORTAL_SYNC_LOCK_STALE_MS: '2000' });
+      const done = collect(child);
+      await waitFor(() => hub.emulator.stats().total >= 1, 'the run to reach the hub');
+      // Someone removes the lock under the running pass (a cleanup job, an operator).
+      rmSync(join(lockDir, 'devices.lock'), { recursive: true, force: true });
+      const result = await done;
+      expect(result.code).toBe(1);
+      expect(parseJson(result).error).toMatch(/lock lost during the pass, nothing applied/);
+      expect(await db.knex()('devices').count({ n: '*' })).toEqual([{ n: 0 }]);
+    } finally {
+      await hub.close();
+      await db.drop();
+    }
   });
 });
 
