@@ -1,8 +1,9 @@
 import { Command, Option } from 'commander';
-import { resolvePassConfig, type CommonOptions } from '../config.js';
+import { ConfigError, resolvePassConfig, type CommonOptions, type PassConfig } from '../config.js';
+import { EXIT } from '../run/exit.js';
 import type { Inventory } from '../run/inventory.js';
 import { createLogger, type Logger } from '../run/log.js';
-import { writeJson, renderTable } from '../run/output.js';
+import { JSON_SCHEMA_VERSION, renderTable, writeJson } from '../run/output.js';
 import { runPass, type PassResult } from '../run/pass.js';
 
 /** Adds the options every pass command shares (DESIGN.md, command-line contract). */
@@ -28,9 +29,20 @@ export async function runPassCommand(
   opts: CommonOptions,
   makeInventory: () => Inventory,
 ): Promise<number> {
-  const config = resolvePassConfig(name, opts, process.env, process.stdout.isTTY === true);
+  let config: PassConfig;
+  let inventory: Inventory;
+  try {
+    config = resolvePassConfig(name, opts, process.env, process.stdout.isTTY === true);
+    inventory = makeInventory();
+  } catch (error) {
+    // A scheduler reading --json still gets one document, saying why nothing ran.
+    if (opts.json && error instanceof ConfigError) {
+      const doc = { schemaVersion: JSON_SCHEMA_VERSION, command: name, status: 'failed', dryRun: opts.dryRun === true, exitCode: EXIT.config, error: error.message };
+      process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
+    }
+    throw error;
+  }
   const log = createLogger({ format: config.logFormat, command: name });
-  const inventory = makeInventory();
   const result = await runPass(inventory, config, log);
   printResult(result, config.json, { color: config.color, maxRows: config.maxRows }, log);
   if (config.pushgateway && !config.dryRun && result.status !== 'locked') {

@@ -189,7 +189,7 @@ async function fetchRemote(inventory: Inventory, db: Knex, log: Logger, showProg
       pages++;
       records += page.length;
       for (const entry of page) planner.add(entry);
-      progress.update(`${inventory.command}: ${records.toLocaleString('en-US')} records, ${pages} pages`);
+      progress.update(`${inventory.command}: ${records.toLocaleString('en-US')} records, ${pages} page${pages === 1 ? '' : 's'}`);
     }
     if (sideFailure !== null) return { listing: { complete: false, reason: sideFailure, error: null }, pages };
     return { listing: { complete: true }, pages };

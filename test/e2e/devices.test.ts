@@ -360,6 +360,9 @@ describe.each(BACKENDS)('devices end to end on %s', (backend) => {
     const missing = await runCli(['devices', '--db', db.url], {});
     expect(missing.code).toBe(78);
     expect(missing.stderr).toContain('IOTHUB_CONNECTION_STRING is not set');
+    const asJson = await runCli(['devices', '--db', db.url, '--json'], {});
+    expect(asJson.code).toBe(78);
+    expect(parseJson(asJson)).toMatchObject({ command: 'devices', status: 'failed', exitCode: 78, error: expect.stringContaining('IOTHUB_CONNECTION_STRING') });
     const malformed = await runCli(['devices', '--db', db.url], { IOTHUB_CONNECTION_STRING: 'HostName=x;SharedAccessKey=c2VjcmV0' });
     expect(malformed.code).toBe(78);
     expect(malformed.stderr).toContain('SharedAccessKeyName');
