@@ -39,6 +39,8 @@ class PassFailure extends Error {
   constructor(
     message: string,
     readonly exitCode: number,
+    /** False when the database itself failed: trying to log the run there would only wait again. */
+    readonly recordable = true,
   ) {
     super(message);
   }
@@ -97,13 +99,15 @@ export async function runPass(inventory: Inventory, config: PassConfig, log: Log
       }
     } catch (error) {
       if (error instanceof PassFailure) throw error;
-      throw new PassFailure(`cannot prepare the database ${target.display}: ${describeDbError(target, error)}`, dbExitCode(error));
+      const exitCode = dbExitCode(error);
+      throw new PassFailure(`cannot prepare the database ${target.display}: ${describeDbError(target, error)}`, exitCode, exitCode !== EXIT.unavailable);
     }
     return await reconcile(inventory, config, log, db, lock, startedAt, finish);
   } catch (error) {
     const exitCode = error instanceof PassFailure ? error.exitCode : EXIT.failed;
     const message = error instanceof Error ? describeDbError(config.db, error) : String(error);
-    const runId = config.dryRun ? null : await recordFailedRun(db, config, startedAt, exitCode, message, log);
+    const recordable = !config.dryRun && !(error instanceof PassFailure && !error.recordable);
+    const runId = recordable ? await recordFailedRun(db, config, startedAt, exitCode, message, log) : null;
     return finish({ status: 'failed', exitCode, error: message, runId });
   } finally {
     await db.destroy().catch(() => undefined);
@@ -218,8 +222,15 @@ function listingExitCode(error: unknown): number {
 }
 
 function dbExitCode(error: unknown): number {
-  const code = (error as { code?: string })?.code;
-  return code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ETIMEDOUT' || code === '3D000' ? EXIT.unavailable : EXIT.failed;
+  const { code, name, message } = (error ?? {}) as { code?: string; name?: string; message?: string };
+  const unreachable =
+    code === 'ECONNREFUSED' ||
+    code === 'ENOTFOUND' ||
+    code === 'ETIMEDOUT' ||
+    code === '3D000' || // database does not exist
+    name === 'KnexTimeoutError' ||
+    /timeout expired|Connection terminated/i.test(message ?? '');
+  return unreachable ? EXIT.unavailable : EXIT.failed;
 }
 
 function guardMessage(plan: Plan): string {

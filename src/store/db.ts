@@ -60,11 +60,15 @@ export function openKnex(target: DbTarget): Knex {
   return knex;
 }
 
+/** knex's own console output (stack traces of pool errors) would bypass --log-format; every failure reaches the result instead. */
+const quiet = { warn() {}, error() {}, deprecate() {}, debug() {} };
+
 function createKnex(target: DbTarget): Knex {
   if (target.client === 'sqlite') {
     if (target.filename !== ':memory:') mkdirSync(dirname(target.filename!), { recursive: true });
     return knexFactory({
       client: 'better-sqlite3',
+      log: quiet,
       connection: { filename: target.filename! },
       useNullAsDefault: true,
       // Never interpolate values (LoRa keys...) into error messages.
@@ -84,7 +88,10 @@ function createKnex(target: DbTarget): Knex {
   }
   return knexFactory({
     client: 'pg',
-    connection: { connectionString: target.url, application_name: 'portal-sync' },
+    log: quiet,
+    // A blackholed server must fail the pass in seconds, not hang a cron slot.
+    connection: { connectionString: target.url, application_name: 'portal-sync', connectionTimeoutMillis: 10_000 },
+    acquireConnectionTimeout: 15_000,
     compileSqlOnError: false,
     pool: { min: 0, max: 4 },
   });
