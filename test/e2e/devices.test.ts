@@ -212,6 +212,13 @@ describe.each(BACKENDS)('devices end to end on %s', (backend) => {
     // 4 pages plus the 2 throttled attempts.
     expect(doc.apiCalls.total).toBe(6);
     expect(result.stderr).toMatch(/throttled \(HTTP 429\); retry 1/);
+
+    // The same warnings as JSON lines with --log-format json; stdout stays one document.
+    setTwins(BASE_TWINS, [{ operation: 'query:devices', status: 429, retryAfterMs: 10, times: 1 }]);
+    const logged = await sync('--json', '--log-format', 'json');
+    const lines = logged.stderr.trim().split('\n').map((line) => JSON.parse(line));
+    expect(lines[0]).toMatchObject({ level: 'warn', command: 'devices', msg: expect.stringMatching(/throttled/) });
+    expect(parseJson(logged).status).toBe('ok');
   });
 
   it('fails with exit 1 and applies nothing when every attempt at page 1 fails', async () => {
@@ -319,6 +326,10 @@ describe.each(BACKENDS)('devices end to end on %s', (backend) => {
     const byRef = parseJson(await runCli(['history', '--db', db.url, '--json', '--ref', 'std-2', '--type', 'delete'], {}));
     expect(byRef.events).toHaveLength(1);
     expect(byRef.events[0].message).toMatch(/deleted device/);
+    const future = parseJson(await runCli(['history', '--db', db.url, '--json', '--since', '2999-01-01'], {}));
+    expect(future.runs).toEqual([]);
+    const past = parseJson(await runCli(['history', '--db', db.url, '--json', '--until', '2999-01-01', '--limit', '1'], {}));
+    expect(past.runs).toHaveLength(1);
     const table = await runCli(['history', '--db', db.url, '--ref', 'skip-no-model'], {});
     expect(table.stdout).toContain('no modelId tag');
   });

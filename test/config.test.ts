@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, resolveDb, resolveIotHubConfig, resolvePassConfig } from '../src/config.js';
+
+describe('configuration', () => {
+  it('takes --db, then PORTAL_SYNC_DB, then DATABASE_URL, then the embedded default', () => {
+    const env = { PORTAL_SYNC_DB: 'sqlite:./a.db', DATABASE_URL: 'postgres://u@h/db' };
+    expect(resolveDb('sqlite:./flag.db', env).display).toBe('sqlite:./flag.db');
+    expect(resolveDb(undefined, env).display).toBe('sqlite:./a.db');
+    expect(resolveDb(undefined, { DATABASE_URL: 'postgres://u@h/db' }).client).toBe('postgres');
+    expect(resolveDb(undefined, {}).display).toBe('sqlite:./portal-sync.db');
+  });
+
+  it('never shows a database password', () => {
+    const target = resolveDb('postgres://portal:s3cret@db.internal:5432/portal?sslmode=require', {});
+    expect(target.display).toBe('postgres://db.internal:5432/portal');
+    expect(target.display).not.toContain('s3cret');
+  });
+
+  it.each([
+    [['mysql://h/db', {}], /--db must be sqlite:<path> or postgres/],
+    [['sqlite:', {}], /needs a file path/],
+  ])('rejects a bad --db %j', ([db, env], message) => {
+    expect(() => resolveDb(db as string, env as Record<string, string>)).toThrow(message as RegExp);
+  });
+
+  it('needs a PostgreSQL database for the advisory lock, and checks option values', () => {
+    const pass = (opts: Record<string, unknown>, env: Record<string, string> = {}) => resolvePassConfig('devices', opts, env, false);
+    expect(() => pass({ lock: 'postgres' })).toThrow(ConfigError);
+    expect(pass({ lock: 'postgres', db: 'postgres://u@h/db' }).lock).toBe('postgres');
+    expect(() => pass({ maxDeleteShare: '1.5' })).toThrow(/between 0 and 1/);
+    expect(() => pass({ pushgateway: 'ftp://x' })).toThrow(/http\(s\) URL/);
+    expect(() => pass({}, { PORTAL_SYNC_LOCK_STALE_MS: '10' })).toThrow(/at least 2000/);
+    expect(pass({ lockDir: '/l' }, { PORTAL_SYNC_LOCK_DIR: '/env' }).lockDir).toBe('/l');
+    expect(pass({}, { PORTAL_SYNC_LOCK_DIR: '/env', PORTAL_SYNC_PUSHGATEWAY: 'http://gw:9091' })).toMatchObject({
+      lockDir: '/env',
+      pushgateway: 'http://gw:9091',
+    });
+  });
+
+  it('turns colour off for NO_COLOR, --json and non-terminals', () => {
+    expect(resolvePassConfig('devices', {}, {}, true).color).toBe(true);
+    expect(resolvePassConfig('devices', {}, { NO_COLOR: '' }, true).color).toBe(false);
+    expect(resolvePassConfig('devices', { json: true }, {}, true).color).toBe(false);
+    expect(resolvePassConfig('devices', {}, {}, false).color).toBe(false);
+  });
+
+  it('reads the IoT Hub connection string and never quotes its key in errors', () => {
+    const env = { IOTHUB_CONNECTION_STRING: 'HostName=h.azure-devices.net;SharedAccessKeyName=reader;SharedAccessKey=c2VjcmV0', IOTHUB_ENDPOINT: 'http://127.0.0.1:1234' };
+    expect(resolveIotHubConfig({}, env)).toMatchObject({ endpoint: 'http://127.0.0.1:1234', pageSize: 100, credentials: { hostName: 'h.azure-devices.net' } });
+    expect(() => resolveIotHubConfig({ pageSize: '5000' }, env)).toThrow(/--page-size/);
+    let message = '';
+    try {
+      resolveIotHubConfig({}, { IOTHUB_CONNECTION_STRING: 'SharedAccessKey=c2VjcmV0' });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/missing HostName, SharedAccessKeyName/);
+    expect(message).not.toContain('c2VjcmV0');
+  });
+});
