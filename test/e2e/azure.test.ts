@@ -1,13 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FixtureInput } from '../../src/emulators/iothub/index.js';
-import { migrateLatest } from '../../src/store/migrate.js';
-import { upsertEdgeDeviceModels } from '../../src/store/models.js';
-import { BACKENDS, createTestDatabase, type TestDatabase } from '../support/backends.js';
+import { BACKENDS, type TestDatabase } from '../support/backends.js';
 import { parseJson, runCli } from '../support/cli.js';
-import { startTestHub, type TestHub } from '../support/hub.js';
+import type { TestHub } from '../support/hub.js';
+import { startPortal, type Portal } from '../support/portal.js';
 import { fleet, type Twin } from './fleet.js';
 
 type ModuleTwin = NonNullable<FixtureInput['moduleTwins']>[number] & Record<string, any>;
@@ -55,21 +53,16 @@ const concentrator = (id: string, version = 1, extra: Partial<Twin> = {}): Twin 
 });
 
 describe.each(BACKENDS)('Azure edge, concentrators and gateway ids on %s', (backend) => {
+  let portal: Portal;
   let db: TestDatabase;
   let emulated: TestHub;
   let lockDir: string;
 
   beforeEach(async () => {
-    db = await createTestDatabase(backend);
-    await migrateLatest(db.knex());
-    await upsertEdgeDeviceModels(db.knex(), EDGE_MODELS);
-    emulated = await startTestHub(fleet([]));
-    lockDir = mkdtempSync(join(tmpdir(), 'portal-sync-locks-'));
+    portal = await startPortal(backend, fleet([]), { edge: EDGE_MODELS });
+    ({ db, hub: emulated, lockDir } = portal);
   });
-  afterEach(async () => {
-    await emulated.close();
-    await db.drop();
-  });
+  afterEach(() => portal.close());
 
   const setFleet = (twins: Twin[], moduleTwins: ModuleTwin[] = [], faults: FixtureInput['faults'] = []) =>
     emulated.write({ ...fleet(twins, faults), moduleTwins });

@@ -1,31 +1,24 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { migrateLatest } from '../../src/store/migrate.js';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { upsertDeviceModels } from '../../src/store/models.js';
 import { BACKENDS, createTestDatabase, type TestDatabase } from '../support/backends.js';
 import { parseJson, runCli, type CliResult } from '../support/cli.js';
-import { startTestHub, type TestHub } from '../support/hub.js';
+import type { TestHub } from '../support/hub.js';
+import { startPortal, type Portal } from '../support/portal.js';
 import { BASE_TWINS, fleet, HUB_KEY, lora, MODELS, SECRET_APP_KEY, SECRET_APP_S_KEY, standard, type Twin } from './fleet.js';
 
 describe.each(BACKENDS)('devices end to end on %s', (backend) => {
+  let portal: Portal;
   let db: TestDatabase;
   let hub: TestHub;
   let lockDir: string;
 
   beforeEach(async () => {
-    db = await createTestDatabase(backend);
-    await migrateLatest(db.knex());
-    await upsertDeviceModels(db.knex(), MODELS);
-    hub = await startTestHub(fleet(BASE_TWINS));
-    lockDir = mkdtempSync(join(tmpdir(), 'portal-sync-locks-'));
+    portal = await startPortal(backend, fleet(BASE_TWINS), { devices: MODELS });
+    ({ db, hub, lockDir } = portal);
   });
 
-  afterEach(async () => {
-    await hub.close();
-    await db.drop();
-  });
+  afterEach(() => portal.close());
 
   const sync = (...args: string[]): Promise<CliResult> =>
     runCli(['devices', '--db', db.url, '--lock-dir', lockDir, '--page-size', '2', ...args], hub.env());

@@ -1,33 +1,26 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { migrateLatest } from '../../src/store/migrate.js';
-import { upsertDeviceModels } from '../../src/store/models.js';
-import { BACKENDS, createTestDatabase, type TestDatabase } from '../support/backends.js';
+import { BACKENDS, type TestDatabase } from '../support/backends.js';
 import { collect, parseJson, runCli, spawnCli, waitFor } from '../support/cli.js';
-import { startTestHub, type TestHub } from '../support/hub.js';
+import type { TestHub } from '../support/hub.js';
+import { startPortal, type Portal } from '../support/portal.js';
 import { requireOrSkip, startPushgateway } from '../support/services.js';
 import { BASE_TWINS, fleet, MODELS } from './fleet.js';
 
 describe.each(BACKENDS)('locks on %s', (backend) => {
+  let portal: Portal;
   let db: TestDatabase;
   let hub: TestHub;
   let lockDir: string;
 
   beforeEach(async () => {
-    db = await createTestDatabase(backend);
-    await migrateLatest(db.knex());
-    await upsertDeviceModels(db.knex(), MODELS);
     // The first request hangs long enough to hold the lock while the test looks at it.
-    hub = await startTestHub(fleet(BASE_TWINS, [{ operation: 'query:devices', delayMs: 60_000, times: 1 }]));
-    lockDir = mkdtempSync(join(tmpdir(), 'portal-sync-locks-'));
+    portal = await startPortal(backend, fleet(BASE_TWINS, [{ operation: 'query:devices', delayMs: 60_000, times: 1 }]), { devices: MODELS });
+    ({ db, hub, lockDir } = portal);
   });
 
-  afterEach(async () => {
-    await hub.close();
-    await db.drop();
-  });
+  afterEach(() => portal.close());
 
   const lockKinds = backend === 'postgres' ? (['file', 'postgres'] as const) : (['file'] as const);
 
@@ -58,13 +51,10 @@ describe.each(BACKENDS)('locks on %s', (backend) => {
 
 describe('a lock lost during a pass', () => {
   it('aborts the pass before commit: nothing applied, exit 1', async () => {
-    const db = await createTestDatabase('sqlite');
-    const lockDir = mkdtempSync(join(tmpdir(), 'portal-sync-locks-'));
     // The first page takes long enough for the lock's refresh timer (1 s at a 2 s stale time) to run.
-    const hub = await startTestHub(fleet(BASE_TWINS, [{ operation: 'query:devices', delayMs: 4_000, times: 1 }]));
+    const portal = await startPortal('sqlite', fleet(BASE_TWINS, [{ operation: 'query:devices', delayMs: 4_000, times: 1 }]), { devices: MODELS });
+    const { db, hub, lockDir } = portal;
     try {
-      await migrateLatest(db.knex());
-      await upsertDeviceModels(db.knex(), MODELS);
       const child = spawnCli(['devices', '--db', db.url, '--lock-dir', lockDir, '--json'], { ...hub.env(), PORTAL_SYNC_LOCK_STALE_MS: '2000' });
       const done = collect(child);
       await waitFor(() => hub.emulator.stats().total >= 1, 'the run to reach the hub');
@@ -75,14 +65,14 @@ describe('a lock lost during a pass', () => {
       expect(parseJson(result).error).toMatch(/lock lost during the pass, nothing applied/);
       expect(await db.knex()('devices').count({ n: '*' })).toEqual([{ n: 0 }]);
     } finally {
-      await hub.close();
-      await db.drop();
+      await portal.close();
     }
   });
 });
 
 describe('metrics pushed to a real Pushgateway', () => {
   let gateway: { url: string; stop(): Promise<void> } | null = null;
+  let portal: Portal;
   let db: TestDatabase;
   let hub: TestHub;
   let lockDir: string;
@@ -96,16 +86,10 @@ describe('metrics pushed to a real Pushgateway', () => {
     await gateway?.stop();
   });
   beforeEach(async () => {
-    db = await createTestDatabase('sqlite');
-    await migrateLatest(db.knex());
-    await upsertDeviceModels(db.knex(), MODELS);
-    hub = await startTestHub(fleet(BASE_TWINS));
-    lockDir = mkdtempSync(join(tmpdir(), 'portal-sync-locks-'));
+    portal = await startPortal('sqlite', fleet(BASE_TWINS), { devices: MODELS });
+    ({ db, hub, lockDir } = portal);
   });
-  afterEach(async () => {
-    await hub.close();
-    await db.drop();
-  });
+  afterEach(() => portal.close());
 
   const scrape = async (): Promise<Map<string, number>> => {
     const text = await (await fetch(`${gateway!.url}/metrics`)).text();

@@ -334,6 +334,20 @@ function isCompleteCommon(t: Obj): boolean {
   );
 }
 
+/** The identity fields every twin carries, in the order the hub serves them. */
+function identityFields(common: ReturnType<typeof normalizeCommon>) {
+  return {
+    etag: common.etag,
+    deviceEtag: common.deviceEtag,
+    status: common.status,
+    statusUpdateTime: common.statusUpdateTime,
+    connectionState: common.connectionState,
+    lastActivityTime: common.lastActivityTime,
+    cloudToDeviceMessageCount: common.cloudToDeviceMessageCount,
+    authenticationType: common.authenticationType,
+  };
+}
+
 function normalizeTwin(raw: unknown, where: string): DeviceTwin {
   if (!isObject(raw)) fail(where, 'must be an object');
   const caps0 = raw['capabilities'];
@@ -362,14 +376,7 @@ function normalizeTwin(raw: unknown, where: string): DeviceTwin {
   // Order the keys as the hub does; extra fields sit before tags/properties.
   return {
     deviceId,
-    etag: common.etag,
-    deviceEtag: common.deviceEtag,
-    status: common.status,
-    statusUpdateTime: common.statusUpdateTime,
-    connectionState: common.connectionState,
-    lastActivityTime: common.lastActivityTime,
-    cloudToDeviceMessageCount: common.cloudToDeviceMessageCount,
-    authenticationType: common.authenticationType,
+    ...identityFields(common),
     ...raw,
     version: common.version,
     tags,
@@ -389,14 +396,7 @@ function normalizeModuleTwin(raw: unknown, where: string): ModuleTwin {
   return {
     deviceId,
     moduleId,
-    etag: common.etag,
-    deviceEtag: common.deviceEtag,
-    status: common.status,
-    statusUpdateTime: common.statusUpdateTime,
-    connectionState: common.connectionState,
-    lastActivityTime: common.lastActivityTime,
-    cloudToDeviceMessageCount: common.cloudToDeviceMessageCount,
-    authenticationType: common.authenticationType,
+    ...identityFields(common),
     ...raw,
     version: common.version,
     properties: common.properties,
