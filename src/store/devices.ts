@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
 import type { CurrentRecord, DesiredRecord, Plan, Scalar } from '../reconcile/index.js';
 import type { DbClient } from './db.js';
-import { applyEntityPlan, loadEntities, mapLazily, tagSet, type EntityTable } from './entity.js';
-import { chunks, toBool } from './rows.js';
+import { applyEntityPlan, loadEntities, mapLazily, normalize, tagSet, type EntityTable } from './entity.js';
+import { chunks } from './rows.js';
 import { columns, insertRows, quote } from './sql.js';
 import type { ApplyOutcome } from './types.js';
 
@@ -79,22 +79,11 @@ export function loadCurrentDevices(db: Knex): Promise<Map<string, CurrentRecord>
     return (id, fields) => {
       const lora = lorawan.get(id);
       fields.kind = lora ? 'lora' : 'standard';
-      if (lora) for (const column of LORAWAN_COLUMN_NAMES) fields[column] = normalizeLorawan(column, lora[column]);
+      if (lora) for (const column of LORAWAN_TABLE.slice(1)) fields[column.name] = normalize(column, lora[column.name]);
     };
   });
 }
 
-function normalizeLorawan(column: LorawanColumn, value: unknown): Scalar {
-  if (value === null || value === undefined) return null;
-  switch (LORAWAN_COLUMNS[column]) {
-    case 'boolean':
-      return toBool(value);
-    case 'integer':
-      return Number(value);
-    default:
-      return String(value);
-  }
-}
 
 /** Applies a devices plan inside `trx`: the shared entity apply, then the LoRaWAN rows of the devices written. */
 export async function applyDevicesPlan(trx: Knex.Transaction, plan: Plan, client: DbClient): Promise<ApplyOutcome> {

@@ -72,7 +72,8 @@ export async function loadEntities(db: Knex, spec: EntityTable, extend?: BatchEx
   return current;
 }
 
-function normalize(column: Column, value: unknown): Scalar {
+/** A stored value as the plan compares it, by the column's type. */
+export function normalize(column: Column, value: unknown): Scalar {
   if (value === null || value === undefined) return null;
   switch (column.pgType) {
     case 'boolean':

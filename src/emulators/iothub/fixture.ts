@@ -114,7 +114,8 @@ export interface TwinProperties {
 export type TwinStatus = 'enabled' | 'disabled';
 export type ConnectionState = 'Connected' | 'Disconnected';
 
-export interface DeviceTwin {
+/** What device and module twins both carry. */
+interface TwinIdentity {
   deviceId: string;
   etag: string;
   deviceEtag: string;
@@ -125,26 +126,17 @@ export interface DeviceTwin {
   lastActivityTime: string;
   cloudToDeviceMessageCount: number;
   authenticationType: string;
+  properties: TwinProperties;
+  [key: string]: unknown;
+}
+
+export interface DeviceTwin extends TwinIdentity {
   capabilities: { iotEdge: boolean; [key: string]: unknown };
   tags: Record<string, unknown>;
-  properties: TwinProperties;
-  [key: string]: unknown;
 }
 
-export interface ModuleTwin {
-  deviceId: string;
+export interface ModuleTwin extends TwinIdentity {
   moduleId: string;
-  etag: string;
-  deviceEtag: string;
-  version: number;
-  status: TwinStatus;
-  statusUpdateTime: string;
-  connectionState: ConnectionState;
-  lastActivityTime: string;
-  cloudToDeviceMessageCount: number;
-  authenticationType: string;
-  properties: TwinProperties;
-  [key: string]: unknown;
 }
 
 /** A normalized fixture: every section present, every twin complete. */
