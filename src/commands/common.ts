@@ -75,7 +75,7 @@ async function pushMetrics(url: string, result: PassResult, log: Logger): Promis
       startedAt: result.startedAt,
       finishedAt: result.finishedAt,
       changes: result.applied
-        ? { create: result.applied.created, update: result.applied.updated, delete: result.applied.deleted }
+        ? { create: result.applied.created.length, update: result.applied.updated.length, delete: result.applied.deleted.length }
         : { create: 0, update: 0, delete: 0 },
       records: { unchanged: result.summary.unchanged, skipped: result.summary.skipped, failed: result.summary.failed },
       apiCalls: result.apiCalls,

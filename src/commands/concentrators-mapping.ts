@@ -1,11 +1,21 @@
 import type { RemoteEntry } from '../reconcile/index.js';
 import type { Twin } from '../providers/iothub/twin.js';
 
+/** Where each field of a concentrator row comes from, for validation messages. */
+export const CONCENTRATOR_FIELD_SOURCES = {
+  id: 'deviceId',
+  version: 'version',
+  name: 'tags.deviceName',
+  lora_region: 'tags.loraRegion',
+  device_type: 'tags.deviceType',
+  client_thumbprint: 'desired.clientThumbprint[0]',
+} as const;
+
 /** Maps a LoRa concentrator twin to a portal row, or to a skip with its reason. */
 export function mapConcentratorTwin(raw: unknown): RemoteEntry {
   const twin = raw as Partial<Twin> | null;
   const key = twin && typeof twin.deviceId === 'string' && twin.deviceId !== '' ? twin.deviceId : null;
-  if (key === null) return { kind: 'skipped', key: '(no deviceId)', reason: 'malformed twin: no deviceId' };
+  if (key === null) return { kind: 'skipped', key: '(no deviceId)', reason: 'malformed twin: no deviceId', keyless: true };
   if (typeof twin!.version !== 'number' || !Number.isInteger(twin!.version)) {
     return { kind: 'skipped', key, reason: 'malformed twin: version is not an integer' };
   }

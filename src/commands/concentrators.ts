@@ -2,8 +2,8 @@ import type { IotHubConfig } from '../config.js';
 import { ApiCallCounter } from '../providers/errors.js';
 import type { RemoteEntry } from '../reconcile/index.js';
 import type { Inventory, RemoteContext } from '../run/inventory.js';
-import { applyConcentratorsPlan, CONCENTRATOR_LIVE_FIELDS, loadCurrentConcentrators } from '../store/concentrators.js';
-import { mapConcentratorTwin } from './concentrators-mapping.js';
+import { applyConcentratorsPlan, CONCENTRATOR_LIVE_FIELDS, concentratorValidator, loadCurrentConcentrators } from '../store/concentrators.js';
+import { CONCENTRATOR_FIELD_SOURCES, mapConcentratorTwin } from './concentrators-mapping.js';
 import { iothubClient } from './iothub-source.js';
 
 export const CONCENTRATORS_QUERY =
@@ -19,6 +19,7 @@ export function concentratorsInventory(iothub: IotHubConfig): Inventory {
     async *remote({ log }: RemoteContext): AsyncIterable<RemoteEntry[]> {
       for await (const page of iothubClient(iothub, calls, log).queryPages(CONCENTRATORS_QUERY)) yield page.map(mapConcentratorTwin);
     },
+    validate: concentratorValidator(CONCENTRATOR_FIELD_SOURCES),
     loadCurrent: loadCurrentConcentrators,
     apply: applyConcentratorsPlan,
   };

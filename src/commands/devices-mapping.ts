@@ -6,6 +6,46 @@ import { canonicalTags } from '../store/entity.js';
 /** Tags the portal reads into columns; every other tag becomes a tag value. */
 const COLUMN_TAGS = new Set(['deviceName', 'modelId', 'layerId']);
 
+/**
+ * Where each field of a device row comes from in the twin: validation messages name the twin's
+ * field, which is what an operator can go and fix.
+ */
+export const DEVICE_FIELD_SOURCES = {
+  id: 'deviceId',
+  version: 'version',
+  name: 'tags.deviceName',
+  device_model_id: 'tags.modelId',
+  layer_id: 'tags.layerId',
+  status_updated_at: 'statusUpdateTime',
+  last_activity_at: 'lastActivityTime',
+  app_eui: 'desired.AppEUI',
+  app_key: 'desired.AppKey',
+  app_s_key: 'desired.AppSKey',
+  nwk_s_key: 'desired.NwkSKey',
+  dev_addr: 'desired.DevAddr',
+  sensor_decoder: 'desired.SensorDecoder',
+  class_type: 'desired.ClassType',
+  preferred_window: 'desired.PreferredWindow',
+  deduplication: 'desired.Deduplication',
+  rx1_dr_offset: 'desired.RX1DROffset',
+  rx2_data_rate: 'desired.RX2DataRate',
+  rx_delay: 'desired.RXDelay',
+  abp_relax_mode: 'desired.ABPRelaxMode',
+  fcnt_up_start: 'desired.FCntUpStart',
+  fcnt_down_start: 'desired.FCntDownStart',
+  fcnt_reset_counter: 'desired.FCntResetCounter',
+  supports_32bit_fcnt: 'desired.Supports32BitFCnt',
+  keep_alive_timeout: 'desired.KeepAliveTimeout',
+  downlink: 'desired.Downlink',
+  gateway_id: 'reported.GatewayID',
+  data_rate: 'reported.DataRate',
+  tx_power: 'reported.TxPower',
+  nb_rep: 'reported.NbRep',
+  reported_rx2_data_rate: 'reported.RX2DataRate',
+  reported_rx1_dr_offset: 'reported.RX1DROffset',
+  reported_rx_delay: 'reported.RXDelay',
+} as const;
+
 class MalformedTwin extends Error {}
 
 /** A type alias, not an interface, so it is assignable to the plan's field records. */
@@ -28,7 +68,7 @@ type DeviceFields = {
 export function mapDeviceTwin(raw: unknown, models: ReadonlyMap<string, DeviceModel>): RemoteEntry {
   const twin = raw as Partial<Twin> | null;
   const key = twin && typeof twin.deviceId === 'string' && twin.deviceId !== '' ? twin.deviceId : null;
-  if (key === null) return { kind: 'skipped', key: '(no deviceId)', reason: 'malformed twin: no deviceId' };
+  if (key === null) return { kind: 'skipped', key: '(no deviceId)', reason: 'malformed twin: no deviceId', keyless: true };
   try {
     return mapValidTwin(key, twin as Twin, models);
   } catch (error) {
@@ -94,33 +134,33 @@ function withLoraFields(base: DeviceFields, twin: Twin): Record<string, Scalar |
     last_activity_at: base.last_activity_at,
     kind: base.kind,
     tags: base.tags,
-    app_eui: text(d.AppEUI, 'desired.AppEUI'),
-    app_key: text(d.AppKey, 'desired.AppKey'),
-    app_s_key: text(d.AppSKey, 'desired.AppSKey'),
-    nwk_s_key: text(d.NwkSKey, 'desired.NwkSKey'),
-    dev_addr: text(d.DevAddr, 'desired.DevAddr'),
-    sensor_decoder: text(d.SensorDecoder, 'desired.SensorDecoder'),
-    class_type: text(d.ClassType, 'desired.ClassType'),
-    preferred_window: integer(d.PreferredWindow, 'desired.PreferredWindow'),
-    deduplication: text(d.Deduplication, 'desired.Deduplication'),
-    rx1_dr_offset: integer(d.RX1DROffset, 'desired.RX1DROffset'),
-    rx2_data_rate: integer(d.RX2DataRate, 'desired.RX2DataRate'),
-    rx_delay: integer(d.RXDelay, 'desired.RXDelay'),
-    abp_relax_mode: boolean(d.ABPRelaxMode, 'desired.ABPRelaxMode'),
-    fcnt_up_start: integer(d.FCntUpStart, 'desired.FCntUpStart'),
-    fcnt_down_start: integer(d.FCntDownStart, 'desired.FCntDownStart'),
-    fcnt_reset_counter: integer(d.FCntResetCounter, 'desired.FCntResetCounter'),
-    supports_32bit_fcnt: boolean(d.Supports32BitFCnt, 'desired.Supports32BitFCnt'),
-    keep_alive_timeout: integer(d.KeepAliveTimeout, 'desired.KeepAliveTimeout'),
-    downlink: boolean(d.Downlink, 'desired.Downlink'),
+    app_eui: text(d.AppEUI, DEVICE_FIELD_SOURCES.app_eui),
+    app_key: text(d.AppKey, DEVICE_FIELD_SOURCES.app_key),
+    app_s_key: text(d.AppSKey, DEVICE_FIELD_SOURCES.app_s_key),
+    nwk_s_key: text(d.NwkSKey, DEVICE_FIELD_SOURCES.nwk_s_key),
+    dev_addr: text(d.DevAddr, DEVICE_FIELD_SOURCES.dev_addr),
+    sensor_decoder: text(d.SensorDecoder, DEVICE_FIELD_SOURCES.sensor_decoder),
+    class_type: text(d.ClassType, DEVICE_FIELD_SOURCES.class_type),
+    preferred_window: integer(d.PreferredWindow, DEVICE_FIELD_SOURCES.preferred_window),
+    deduplication: text(d.Deduplication, DEVICE_FIELD_SOURCES.deduplication),
+    rx1_dr_offset: integer(d.RX1DROffset, DEVICE_FIELD_SOURCES.rx1_dr_offset),
+    rx2_data_rate: integer(d.RX2DataRate, DEVICE_FIELD_SOURCES.rx2_data_rate),
+    rx_delay: integer(d.RXDelay, DEVICE_FIELD_SOURCES.rx_delay),
+    abp_relax_mode: boolean(d.ABPRelaxMode, DEVICE_FIELD_SOURCES.abp_relax_mode),
+    fcnt_up_start: integer(d.FCntUpStart, DEVICE_FIELD_SOURCES.fcnt_up_start),
+    fcnt_down_start: integer(d.FCntDownStart, DEVICE_FIELD_SOURCES.fcnt_down_start),
+    fcnt_reset_counter: integer(d.FCntResetCounter, DEVICE_FIELD_SOURCES.fcnt_reset_counter),
+    supports_32bit_fcnt: boolean(d.Supports32BitFCnt, DEVICE_FIELD_SOURCES.supports_32bit_fcnt),
+    keep_alive_timeout: integer(d.KeepAliveTimeout, DEVICE_FIELD_SOURCES.keep_alive_timeout),
+    downlink: boolean(d.Downlink, DEVICE_FIELD_SOURCES.downlink),
     use_otaa: typeof d.AppEUI === 'string' && d.AppEUI.trim() !== '',
-    gateway_id: text(r.GatewayID, 'reported.GatewayID'),
-    data_rate: text(r.DataRate, 'reported.DataRate'),
-    tx_power: text(r.TxPower, 'reported.TxPower'),
-    nb_rep: integer(r.NbRep, 'reported.NbRep'),
-    reported_rx2_data_rate: integer(r.RX2DataRate, 'reported.RX2DataRate'),
-    reported_rx1_dr_offset: integer(r.RX1DROffset, 'reported.RX1DROffset'),
-    reported_rx_delay: integer(r.RXDelay, 'reported.RXDelay'),
+    gateway_id: text(r.GatewayID, DEVICE_FIELD_SOURCES.gateway_id),
+    data_rate: text(r.DataRate, DEVICE_FIELD_SOURCES.data_rate),
+    tx_power: text(r.TxPower, DEVICE_FIELD_SOURCES.tx_power),
+    nb_rep: integer(r.NbRep, DEVICE_FIELD_SOURCES.nb_rep),
+    reported_rx2_data_rate: integer(r.RX2DataRate, DEVICE_FIELD_SOURCES.reported_rx2_data_rate),
+    reported_rx1_dr_offset: integer(r.RX1DROffset, DEVICE_FIELD_SOURCES.reported_rx1_dr_offset),
+    reported_rx_delay: integer(r.RXDelay, DEVICE_FIELD_SOURCES.reported_rx_delay),
     already_logged_in_once: r.DevAddr !== undefined && r.DevAddr !== null && r.DevAddr !== '',
   };
 }

@@ -5,11 +5,12 @@ import type { Inventory, RemoteContext } from '../run/inventory.js';
 import {
   applyDevicesPlan,
   DEVICE_LIVE_FIELDS,
+  deviceValidator,
   LORAWAN_SECRET_COLUMNS,
   loadCurrentDevices,
 } from '../store/devices.js';
 import { loadDeviceModels } from '../store/models.js';
-import { mapDeviceTwin } from './devices-mapping.js';
+import { DEVICE_FIELD_SOURCES, mapDeviceTwin } from './devices-mapping.js';
 import { iothubClient } from './iothub-source.js';
 
 /** Standard and LoRaWAN devices: every twin that is neither an edge device nor a LoRa concentrator. */
@@ -30,6 +31,7 @@ export function devicesInventory(iothub: IotHubConfig): Inventory {
         yield page.map((twin) => mapDeviceTwin(twin, models));
       }
     },
+    validate: deviceValidator(DEVICE_FIELD_SOURCES),
     loadCurrent: loadCurrentDevices,
     apply: applyDevicesPlan,
   };

@@ -7,6 +7,15 @@ import { canonicalModules, type EdgeModule } from '../store/edge.js';
 const COLUMN_TAGS = new Set(['deviceName', 'modelId']);
 
 export const EDGE_AGENT = '$edgeAgent';
+
+/** Where each field of an edge device row comes from, for validation messages. */
+export const EDGE_FIELD_SOURCES = {
+  id: 'deviceId',
+  version: 'version',
+  name: 'tags.deviceName',
+  device_model_id: 'tags.modelId',
+} as const;
+
 export const EDGE_HUB = '$edgeHub';
 
 /** What the pass keeps of an edge device's `$edgeAgent` and `$edgeHub` module twins. */
@@ -66,7 +75,7 @@ export function mapEdgeTwin(
 ): RemoteEntry {
   const twin = raw as Partial<Twin> | null;
   const key = twin && typeof twin.deviceId === 'string' && twin.deviceId !== '' ? twin.deviceId : null;
-  if (key === null) return { kind: 'skipped', key: '(no deviceId)', reason: 'malformed twin: no deviceId' };
+  if (key === null) return { kind: 'skipped', key: '(no deviceId)', reason: 'malformed twin: no deviceId', keyless: true };
   if (typeof twin!.version !== 'number' || !Number.isInteger(twin!.version)) {
     return { kind: 'skipped', key, reason: 'malformed twin: version is not an integer' };
   }

@@ -2,9 +2,9 @@ import type { IotHubConfig } from '../config.js';
 import { ApiCallCounter } from '../providers/errors.js';
 import type { RemoteEntry } from '../reconcile/index.js';
 import type { Inventory, RemoteContext } from '../run/inventory.js';
-import { applyEdgeDevicesPlan, EDGE_LIVE_FIELDS, loadCurrentEdgeDevices } from '../store/edge.js';
+import { applyEdgeDevicesPlan, EDGE_LIVE_FIELDS, edgeDeviceValidator, loadCurrentEdgeDevices } from '../store/edge.js';
 import { loadEdgeDeviceModelIds } from '../store/models.js';
-import { addModuleTwin, EDGE_AGENT, EDGE_HUB, mapEdgeTwin, type ModuleSummary } from './edge-mapping.js';
+import { addModuleTwin, EDGE_AGENT, EDGE_FIELD_SOURCES, EDGE_HUB, mapEdgeTwin, type ModuleSummary } from './edge-mapping.js';
 import { iothubClient } from './iothub-source.js';
 
 export const EDGE_QUERY = 'SELECT * FROM devices WHERE capabilities.iotEdge = true';
@@ -35,6 +35,7 @@ export function edgeInventory(iothub: IotHubConfig): Inventory {
         yield page.map((twin) => mapEdgeTwin(twin, models, summaries.get((twin as { deviceId?: string })?.deviceId ?? ''), modulesIncomplete));
       }
     },
+    validate: edgeDeviceValidator(EDGE_FIELD_SOURCES),
     loadCurrent: loadCurrentEdgeDevices,
     apply: applyEdgeDevicesPlan,
   };

@@ -4,7 +4,7 @@ import type { IotHubConfig } from '../config.js';
 import { ApiCallCounter } from '../providers/errors.js';
 import type { RemoteEntry } from '../reconcile/index.js';
 import type { AfterCommitContext, Inventory, RemoteContext } from '../run/inventory.js';
-import { applyGatewayIdsPlan, GATEWAY_VERSION, listGatewayIds, loadGatewayIds } from '../store/gateways.js';
+import { applyGatewayIdsPlan, GATEWAY_VERSION, gatewayIdProblem, listGatewayIds, loadGatewayIds } from '../store/gateways.js';
 import { iothubClient } from './iothub-source.js';
 
 export const GATEWAY_MODULE = 'LoRaWanNetworkSrvModule';
@@ -23,6 +23,7 @@ export function gatewayIdsInventory(iothub: IotHubConfig, out: string | null): I
         yield page.map(mapGatewayRow);
       }
     },
+    validate: gatewayIdProblem,
     loadCurrent: loadGatewayIds,
     apply: applyGatewayIdsPlan,
     afterCommit: out === null ? undefined : (ctx) => writeGatewayFile(out, ctx),
@@ -31,7 +32,7 @@ export function gatewayIdsInventory(iothub: IotHubConfig, out: string | null): I
 
 export function mapGatewayRow(raw: unknown): RemoteEntry {
   const id = (raw as { deviceId?: unknown } | null)?.deviceId;
-  if (typeof id !== 'string' || id === '') return { kind: 'skipped', key: '(no deviceId)', reason: 'malformed row: no deviceId' };
+  if (typeof id !== 'string' || id === '') return { kind: 'skipped', key: '(no deviceId)', reason: 'malformed row: no deviceId', keyless: true };
   return { kind: 'desired', key: id, version: GATEWAY_VERSION, fields: {} };
 }
 

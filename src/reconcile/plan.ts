@@ -52,6 +52,8 @@ export class Planner {
   private readonly secret: ReadonlySet<string>;
   private readonly verdicts = new Map<string, Verdict>();
   private readonly warnings = new Map<string, readonly string[]>();
+  private readonly duplicates = new Map<string, string[]>();
+  private readonly keyless: SkippedRecord[] = [];
 
   constructor(
     private readonly current: ReadonlyMap<string, CurrentRecord>,
@@ -61,11 +63,39 @@ export class Planner {
   }
 
   add(entry: RemoteEntry): void {
+    if (entry.kind === 'skipped' && entry.keyless) {
+      this.keyless.push({ key: `${entry.key} #${this.keyless.length + 1}`, reason: entry.reason });
+      return;
+    }
     const previous = this.verdicts.get(entry.key);
-    if (previous && !supersedes(entry, previous)) return;
+    if (previous) {
+      const replace = supersedes(entry, previous);
+      this.noteDuplicate(entry, previous, replace);
+      if (!replace) return;
+    }
     this.verdicts.set(entry.key, this.judge(entry));
     if (entry.kind === 'desired' && entry.warnings && entry.warnings.length > 0) this.warnings.set(entry.key, entry.warnings);
     else if (previous) this.warnings.delete(entry.key);
+  }
+
+  /** A key listed twice is never dropped silently: a warning says which copy won and why. */
+  private noteDuplicate(entry: RemoteEntry, previous: Verdict, replaced: boolean): void {
+    const prev = verdictVersion(previous);
+    const next = entry.kind === 'desired' ? entry.version : -Infinity;
+    let message: string;
+    if (entry.kind === 'desired' && Number.isFinite(prev)) {
+      message =
+        next === prev
+          ? `listed twice at version ${next}: kept the copy listed last`
+          : `listed twice (versions ${prev} and ${next}): kept version ${Math.max(prev, next)}`;
+    } else if (entry.kind !== 'desired' && !Number.isFinite(prev)) {
+      message = 'listed twice and neither copy could be used: kept the reason of the copy listed last';
+    } else {
+      message = `listed twice: kept the copy that could be used (the other was ${replaced ? describeVerdict(previous) : describeEntry(entry)})`;
+    }
+    const notes = this.duplicates.get(entry.key);
+    if (notes) notes.push(message);
+    else this.duplicates.set(entry.key, [message]);
   }
 
   finish(listing: ListingState, remoteActions: readonly RemoteAction[] = []): Plan {
@@ -108,6 +138,8 @@ export class Planner {
     deletes = byKey(deletes);
     const warnings: RecordWarning[] = [];
     for (const [key, messages] of this.warnings) for (const message of messages) warnings.push({ key, message });
+    for (const [key, messages] of this.duplicates) for (const message of messages) warnings.push({ key, message });
+    skipped.push(...this.keyless);
     return {
       create: byKey(create),
       update,
@@ -145,10 +177,23 @@ export class Planner {
   }
 }
 
-/** A listing that shifts while it is paged can return a record twice: the newer version wins. */
+/**
+ * A listing that shifts while it is paged can return a record twice: the higher version wins; at
+ * equal versions the copy listed last (it was read later, so its live fields are the newer ones).
+ * A copy that maps wins over one that was skipped or failed.
+ */
 function supersedes(entry: RemoteEntry, previous: Verdict): boolean {
-  if (entry.kind !== 'desired') return previous.kind === 'skipped' || previous.kind === 'failed';
-  return entry.version > verdictVersion(previous);
+  const usable = Number.isFinite(verdictVersion(previous));
+  if (entry.kind !== 'desired') return !usable;
+  return !usable || entry.version >= verdictVersion(previous);
+}
+
+function describeVerdict(v: Verdict): string {
+  return v.kind === 'skipped' ? `skipped: ${v.reason}` : v.kind === 'failed' ? `failed: ${v.error}` : `version ${verdictVersion(v)}`;
+}
+
+function describeEntry(e: RemoteEntry): string {
+  return e.kind === 'skipped' ? `skipped: ${e.reason}` : e.kind === 'failed' ? `failed: ${e.error}` : `version ${e.version}`;
 }
 
 function verdictVersion(v: Verdict): number {

@@ -26,7 +26,13 @@ export interface CurrentRecord {
 /** What one remote record maps to. */
 export type RemoteEntry =
   | ({ readonly kind: 'desired' } & DesiredRecord)
-  | { readonly kind: 'skipped'; readonly key: string; readonly reason: string }
+  | {
+      readonly kind: 'skipped';
+      readonly key: string;
+      readonly reason: string;
+      /** The record has no usable key (`key` only describes that): each one is counted on its own. */
+      readonly keyless?: boolean;
+    }
   | { readonly kind: 'failed'; readonly key: string; readonly error: string };
 
 /** Whether the remote listing was read to its end. Deletes are only ever planned from a complete one. */

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { CurrentRecord, Plan, PlanPolicy, RemoteEntry } from '../reconcile/index.js';
+import type { CurrentRecord, DesiredRecord, Plan, PlanPolicy, RemoteEntry } from '../reconcile/index.js';
 import type { ApiCallCounter } from '../providers/errors.js';
 import type { DbClient } from '../store/db.js';
 import type { ApplyOutcome } from '../store/types.js';
@@ -23,6 +23,11 @@ export interface Inventory {
    * `markIncomplete` says so without stopping (a side listing failed, the main one goes on).
    */
   remote(ctx: RemoteContext): AsyncIterable<RemoteEntry[]>;
+  /**
+   * Why a mapped record cannot be stored (a value its column cannot hold), or null. The pass skips
+   * such a record with the reason, so one bad value never fails a chunk, let alone the pass.
+   */
+  validate(record: DesiredRecord): string | null;
   loadCurrent(db: Knex): Promise<Map<string, CurrentRecord>>;
   apply(trx: Knex.Transaction, plan: Plan, client: DbClient): Promise<ApplyOutcome>;
   /**

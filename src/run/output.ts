@@ -1,6 +1,7 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import Table from 'cli-table3';
-import { hasChanges, type FieldChange, type Scalar } from '../reconcile/index.js';
+import { hasChanges, type FieldChange } from '../reconcile/index.js';
+import { showValue } from './change-events.js';
 import type { PassResult } from './pass.js';
 
 export const JSON_SCHEMA_VERSION = 1;
@@ -26,13 +27,19 @@ export function writeJson(result: PassResult, write: (chunk: string) => void): v
     durationMs: result.finishedAt.getTime() - result.startedAt.getTime(),
     summary: result.summary,
     applied: result.applied
-      ? { create: result.applied.created, update: result.applied.updated, delete: result.applied.deleted, conflicts: result.applied.conflicts }
+      ? {
+          create: result.applied.created.length,
+          update: result.applied.updated.length,
+          delete: result.applied.deleted.length,
+          conflicts: result.applied.conflicts,
+        }
       : null,
   };
   const tail = {
     skipped: plan ? plan.skipped.map((s) => ({ ref: s.key, reason: s.reason })) : [],
     failed: [
       ...(plan ? plan.failed.map((f) => ({ ref: f.key, error: f.error })) : []),
+      ...(result.applied ? result.applied.failed.map((f) => ({ ref: f.key, error: f.error })) : []),
       ...(result.listingError ? [{ ref: null, error: result.listingError }] : []),
     ],
     stale: plan ? plan.stale.map((s) => ({ ref: s.key, remoteVersion: s.remoteVersion, storedVersion: s.storedVersion })) : [],
@@ -87,7 +94,7 @@ export function renderTable(result: PassResult, opts: TableOptions): string {
     for (const d of plan.delete) rows.push([c.red('-'), d.key, c.red(member(d.fields) ? 'remove' : `delete (stored version ${d.version})`)]);
     for (const s of plan.skipped) rows.push([c.dim('!'), s.key, c.dim(`skipped: ${s.reason}`)]);
     for (const w of plan.warnings) rows.push([c.yellow('?'), w.key, c.yellow(`warning: ${w.message}`)]);
-    for (const f of plan.failed) rows.push([c.red('x'), f.key, c.red(`failed: ${f.error}`)]);
+    for (const f of [...plan.failed, ...(result.applied?.failed ?? [])]) rows.push([c.red('x'), f.key, c.red(`failed: ${f.error}`)]);
     for (const s of plan.stale) rows.push([c.dim('='), s.key, c.dim(`kept: stored version ${s.storedVersion} is newer than ${s.remoteVersion}`)]);
     if (rows.length > 0) {
       const table = new Table({
@@ -111,7 +118,7 @@ export function renderTable(result: PassResult, opts: TableOptions): string {
     lines.push(c.red(result.error ?? result.status));
   }
   if (result.applied && result.applied.conflicts.length > 0) {
-    lines.push(c.yellow(`${result.applied.conflicts.length} row(s) kept: a newer version was stored meanwhile.`));
+    lines.push(c.yellow(`${result.applied.conflicts.length} row(s) left as another writer had changed them meanwhile.`));
   }
   if (plan && !plan.guard.refused && result.status !== 'failed') {
     const seconds = ((result.finishedAt.getTime() - result.startedAt.getTime()) / 1000).toFixed(2);
@@ -137,14 +144,8 @@ function summaryLine(result: PassResult, c: ChalkInstance): string {
 
 function describeChanges(changes: readonly FieldChange[], c: ChalkInstance): string {
   return changes
-    .map((f) => (f.secret ? `${f.field}: ${c.dim('(secret changed)')}` : `${f.field}: ${show(f.old)} -> ${show(f.new)}`))
+    .map((f) => (f.secret ? `${f.field}: ${c.dim('(secret changed)')}` : `${f.field}: ${showValue(f.old)} -> ${showValue(f.new)}`))
     .join('\n');
-}
-
-function show(value: Scalar | undefined): string {
-  if (value === null || value === undefined) return 'null';
-  if (typeof value === 'string') return value.length > 60 ? JSON.stringify(value.slice(0, 57) + '...') : JSON.stringify(value);
-  return String(value);
 }
 
 function totalCalls(result: PassResult): number {

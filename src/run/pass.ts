@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { existsSync } from 'node:fs';
 import { ProviderError } from '../providers/errors.js';
-import { hasChanges, Planner, summarize, type Plan, type PlanSummary } from '../reconcile/index.js';
+import { hasChanges, Planner, summarize, type Plan, type PlanSummary, type RemoteEntry } from '../reconcile/index.js';
 import { describeDbError, openKnex } from '../store/db.js';
 import { migrateLatest, pendingMigrations } from '../store/migrate.js';
 import { recordRun, type RunEvent, type RunStatus } from '../store/runlog.js';
@@ -11,6 +11,7 @@ import { EXIT, type PassStatus } from './exit.js';
 import type { Inventory } from './inventory.js';
 import { acquireFileLock, acquirePostgresLock, LockHeldError, type HeldLock } from './lock.js';
 import type { Logger } from './log.js';
+import { changeEvents } from './change-events.js';
 import { createProgress } from './progress.js';
 
 export interface PassResult {
@@ -135,10 +136,9 @@ async function reconcile(
   const plan = planner.finish(listing.complete ? { complete: true } : listing);
   const listingError = listing.complete ? null : listing.reason;
   const summary = { ...summarize(plan), failed: plan.failed.length + (listingError ? 1 : 0) };
-  const partial = summary.failed > 0;
 
   if (config.dryRun) {
-    const status: PassStatus = plan.guard.refused ? 'refused' : partial ? 'partial' : 'ok';
+    const status: PassStatus = plan.guard.refused ? 'refused' : summary.failed > 0 ? 'partial' : 'ok';
     return finish({ status, exitCode: exitCodeFor(status, hasChanges(plan), config), plan, summary, listingError });
   }
 
@@ -148,26 +148,33 @@ async function reconcile(
     return finish({ status: 'refused', exitCode: EXIT.failed, plan, summary, listingError, runId, error: guardMessage(plan) });
   }
 
-  const status: PassStatus = partial ? 'partial' : 'ok';
-  const exitCode = exitCodeFor(status, hasChanges(plan), config);
-  const { applied, runId } = await db.transaction(async (trx) => {
+  const { applied, runId, status, exitCode, appliedSummary } = await db.transaction(async (trx) => {
     const applied = await inventory.apply(trx, plan, config.db.client);
-    for (const key of applied.conflicts) {
-      events.push({ level: 'warn', type: 'conflict', ref: key, message: 'not written: the stored version is newer (concurrent writer)' });
-    }
+    // What the statements changed, not what was planned: a concurrent writer may have got there first.
+    events.push(...changeEvents(plan, applied, inventory.noun));
+    const appliedSummary = { ...summary, failed: summary.failed + applied.failed.length };
+    const status: PassStatus = appliedSummary.failed > 0 ? 'partial' : 'ok';
+    const exitCode = exitCodeFor(status, hasChanges(plan), config);
     // Checked last, right before COMMIT: a lock lost during the pass means another run may be writing.
     const compromised = lock.compromised();
     if (compromised) throw new Error(`lock lost during the pass, nothing applied: ${compromised.message}`);
-    const runId = await recordRun(trx, runRecord(config, startedAt, status, exitCode, summary, inventory, null), events);
-    return { applied, runId };
+    const record = runRecord(config, startedAt, status, exitCode, { ...appliedSummary, ...appliedCounts(applied) }, inventory, null);
+    const runId = await recordRun(trx, record, events);
+    return { applied, runId, status, exitCode, appliedSummary };
   });
-  log.debug('applied', { runId, ...applied, conflicts: applied.conflicts.length });
+  log.debug('applied', { runId, ...appliedCounts(applied), failed: applied.failed.length });
   const problem = inventory.afterCommit ? await inventory.afterCommit({ db, log, plan, listingComplete: listingError === null }) : null;
   if (problem) {
     log.error(problem);
-    return finish({ status: 'partial', exitCode: EXIT.partial, plan, summary: { ...summary, failed: summary.failed + 1 }, applied, listingError, runId, error: problem });
+    const failedSummary = { ...appliedSummary, failed: appliedSummary.failed + 1 };
+    return finish({ status: 'partial', exitCode: EXIT.partial, plan, summary: failedSummary, applied, listingError, runId, error: problem });
   }
-  return finish({ status, exitCode, plan, summary, applied, listingError, runId });
+  return finish({ status, exitCode, plan, summary: appliedSummary, applied, listingError, runId });
+}
+
+/** Counts of what the statements changed, as the run log records them. */
+function appliedCounts(applied: ApplyOutcome) {
+  return { create: applied.created.length, update: applied.updated.length, delete: applied.deleted.length, conflicts: applied.conflicts.length };
 }
 
 interface Listing {
@@ -192,7 +199,7 @@ async function fetchRemote(inventory: Inventory, db: Knex, log: Logger, showProg
     for await (const page of inventory.remote(ctx)) {
       pages++;
       records += page.length;
-      for (const entry of page) planner.add(entry);
+      for (const entry of page) planner.add(entry.kind === 'desired' ? validated(inventory, entry) : entry);
       progress.update(`${inventory.command}: ${records.toLocaleString('en-US')} records, ${pages} page${pages === 1 ? '' : 's'}`);
     }
     if (sideFailure !== null) return { listing: { complete: false, reason: sideFailure, error: null }, pages };
@@ -205,6 +212,12 @@ async function fetchRemote(inventory: Inventory, db: Knex, log: Logger, showProg
   } finally {
     progress.done();
   }
+}
+
+/** A record with a value its column cannot hold is skipped with the reason, before it reaches the plan. */
+function validated(inventory: Inventory, entry: Extract<RemoteEntry, { kind: 'desired' }>): RemoteEntry {
+  const problem = inventory.validate(entry);
+  return problem === null ? entry : { kind: 'skipped', key: entry.key, reason: `invalid value: ${problem}` };
 }
 
 function exitCodeFor(status: PassStatus, changed: boolean, config: PassConfig): number {
@@ -260,7 +273,6 @@ function eventsOf(plan: Plan, listingError: string | null, noun: string): RunEve
     });
   }
   if (plan.guard.refused) events.push({ level: 'warn', type: 'guard', ref: null, message: guardMessage(plan) });
-  else for (const d of plan.delete) events.push({ level: 'info', type: 'delete', ref: d.key, message: `deleted ${noun} (stored version ${d.version})` });
   return events;
 }
 
@@ -269,7 +281,7 @@ function runRecord(
   startedAt: Date,
   status: RunStatus,
   exitCode: number,
-  summary: PlanSummary,
+  summary: PlanSummary & Record<string, number>,
   inventory: Inventory,
   error: string | null,
 ) {

@@ -102,12 +102,17 @@ function createKnex(target: DbTarget): Knex {
  * (statements can be long) and without the connection string (it can hold a password).
  */
 export function describeDbError(target: DbTarget, error: unknown): string {
-  let message = error instanceof Error ? error.message : String(error);
+  return driverMessage(error).split(target.url).join(target.display);
+}
+
+/** The driver's own words for a failed statement, without the SQL knex put in front of them. */
+export function driverMessage(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
   if (error && typeof error === 'object' && (error as Record<symbol, boolean>)[SQL_PREFIXED]) {
     const at = message.indexOf(' - ');
-    if (at >= 0) message = message.slice(at + 3);
+    if (at >= 0) return message.slice(at + 3);
   }
-  return message.split(target.url).join(target.display);
+  return message;
 }
 
 /** Which of the two databases a knex handle talks to. */

@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
-import type { CurrentRecord, Plan } from '../reconcile/index.js';
+import type { CurrentRecord, DesiredRecord, Plan } from '../reconcile/index.js';
 import type { DbClient } from './db.js';
-import { applyEntityPlan, loadEntities, tagSet, type ChildSet, type EntityTable } from './entity.js';
-import { columns } from './sql.js';
+import { applyEntityPlan, entityValidator, loadEntities, tagSet, type ChildSet, type EntityTable } from './entity.js';
+import { declaredColumns } from './schema.js';
 import type { ApplyOutcome } from './types.js';
 
 /** One module of an edge device, as the portal lists it. */
@@ -23,9 +23,10 @@ const text = (value: unknown): string | null => (value === null || value === und
 
 const MODULES: ChildSet = {
   field: 'modules',
+  noun: 'module',
   table: 'edge_device_modules',
   parentColumn: 'edge_device_id',
-  columns: columns({ name: 'text', status: 'text', version: 'text', image: 'text' }),
+  columns: declaredColumns('edge_device_modules', ['name', 'status', 'version', 'image']),
   encode: (rows) => canonicalModules(rows.map((r) => ({ name: String(r.name), status: text(r.status), version: text(r.version), image: text(r.image) }))),
   decode: (value) => (JSON.parse(value) as EdgeModule[]).map((m) => [m.name, m.status, m.version, m.image]),
 };
@@ -35,16 +36,7 @@ export const EDGE_LIVE_FIELDS = ['connection_state', 'is_enabled', 'nb_modules',
 
 const EDGE_DEVICES: EntityTable = {
   table: 'edge_devices',
-  columns: columns({
-    id: 'text',
-    version: 'bigint',
-    name: 'text',
-    device_model_id: 'text',
-    connection_state: 'text',
-    is_enabled: 'boolean',
-    nb_modules: 'integer',
-    nb_devices: 'integer',
-  }),
+  columns: declaredColumns('edge_devices', ['id', 'version', 'name', 'device_model_id', 'connection_state', 'is_enabled', 'nb_modules', 'nb_devices']),
   liveFields: EDGE_LIVE_FIELDS,
   childSets: [MODULES, tagSet('edge_device_tag_values', 'edge_device_id')],
 };
@@ -53,6 +45,11 @@ export function loadCurrentEdgeDevices(db: Knex): Promise<Map<string, CurrentRec
   return loadEntities(db, EDGE_DEVICES);
 }
 
-export async function applyEdgeDevicesPlan(trx: Knex.Transaction, plan: Plan, client: DbClient): Promise<ApplyOutcome> {
-  return (await applyEntityPlan(trx, client, EDGE_DEVICES, plan)).outcome;
+export function applyEdgeDevicesPlan(trx: Knex.Transaction, plan: Plan, client: DbClient): Promise<ApplyOutcome> {
+  return applyEntityPlan(trx, client, EDGE_DEVICES, plan);
+}
+
+/** Why an edge device record cannot be stored (`labels` name its fields as the twin does), or null. */
+export function edgeDeviceValidator(labels: Readonly<Record<string, string>>): (record: DesiredRecord) => string | null {
+  return entityValidator(EDGE_DEVICES, labels);
 }

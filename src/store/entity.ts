@@ -1,8 +1,10 @@
 import type { Knex } from 'knex';
 import type { CurrentRecord, DesiredRecord, Plan, Scalar } from '../reconcile/index.js';
-import type { DbClient } from './db.js';
-import { chunks, toBool, toIso, toScalar } from './rows.js';
-import { distinctFrom, insertRows, quote, type Column } from './sql.js';
+import { driverMessage, type DbClient } from './db.js';
+import { writeIsolated } from './isolate.js';
+import { chunks, mapLazily, toBool, toIso, toScalar } from './rows.js';
+import { declaredColumns, valueProblem, type DeclaredColumn } from './schema.js';
+import { deleteRows, distinctFrom, insertRows, quote, type Column } from './sql.js';
 import type { ApplyOutcome } from './types.js';
 
 /**
@@ -12,23 +14,16 @@ import type { ApplyOutcome } from './types.js';
 export interface ChildSet {
   /** The plan field carrying the encoded set. */
   readonly field: string;
+  /** What one row is called in a validation message ("tag"). */
+  readonly noun: string;
   readonly table: string;
   readonly parentColumn: string;
   /** Child columns, without the parent column. */
-  readonly columns: readonly Column[];
+  readonly columns: readonly DeclaredColumn[];
   /** The canonical encoding of one parent's rows, as read back from the table. */
   encode(rows: ReadonlyArray<Record<string, unknown>>): string;
   /** Rows (child columns only) from the encoding. */
   decode(value: string): Scalar[][];
-}
-
-/** An entity table: `id`, `version`, then columns named like plan fields. */
-export interface EntityTable {
-  readonly table: string;
-  readonly columns: readonly Column[];
-  /** Fields that move without a version bump; their change updates a row at the same version. */
-  readonly liveFields: readonly string[];
-  readonly childSets: readonly ChildSet[];
 }
 
 /** Extra 1:1 data read alongside a batch of rows (a device's LoRaWAN row); adds fields in place. */
@@ -38,6 +33,62 @@ export type BatchExtension = (
   last: string,
 ) => Promise<(id: string, fields: Record<string, Scalar>) => void>;
 
+/** A 1:1 table written with the entity, in the same unit of isolation (a device's LoRaWAN row). */
+export interface EntityExtension {
+  readonly load: BatchExtension;
+  /** Its columns named like plan fields, for validation. */
+  readonly columns: readonly DeclaredColumn[];
+  write(
+    db: Knex.Transaction,
+    client: DbClient,
+    written: readonly DesiredRecord[],
+    stored: ReadonlyMap<string, CurrentRecord>,
+  ): Promise<void>;
+}
+
+/** An entity table: `id`, `version`, then columns named like plan fields. */
+export interface EntityTable {
+  readonly table: string;
+  readonly columns: readonly DeclaredColumn[];
+  /** Fields that move without a version bump; their change updates a row at the same version. */
+  readonly liveFields: readonly string[];
+  readonly childSets: readonly ChildSet[];
+  readonly extension?: EntityExtension;
+}
+
+/**
+ * Checks a record against what its columns hold (lengths, NUL, real instants, integer ranges), the
+ * limits migrations/columns.cjs declares for the schema too. Returns why it cannot be stored, naming
+ * the field as the source calls it (`labels`: column -> source field), or null.
+ */
+export function entityValidator(spec: EntityTable, labels: Readonly<Record<string, string>> = {}): (record: DesiredRecord) => string | null {
+  const [id, , ...fieldColumns] = spec.columns;
+  const checked = [...fieldColumns, ...(spec.extension?.columns ?? [])];
+  const label = (field: string) => labels[field] ?? field;
+  return (record) => {
+    const keyProblem = valueProblem(id!.spec, record.key);
+    if (keyProblem) return `${label('id')} ${keyProblem}`;
+    if (!Number.isSafeInteger(record.version) || record.version < 0) {
+      return `${label('version')} ${record.version} is not a whole number from 0 to ${Number.MAX_SAFE_INTEGER}`;
+    }
+    for (const column of checked) {
+      const problem = valueProblem(column.spec, record.fields[column.name]);
+      if (problem) return `${label(column.name)} ${problem}`;
+    }
+    for (const set of spec.childSets) {
+      const encoded = record.fields[set.field];
+      if (typeof encoded !== 'string') continue;
+      for (const row of set.decode(encoded)) {
+        for (let i = 0; i < set.columns.length; i++) {
+          const problem = valueProblem(set.columns[i]!.spec, row[i]);
+          if (problem) return `${set.noun} ${set.columns[i]!.name} ${problem}`;
+        }
+      }
+    }
+    return null;
+  };
+}
+
 /** Rows per batch when reading an entity table: bounds the memory a large table costs to read. */
 const READ_BATCH = 5_000;
 
@@ -45,7 +96,7 @@ const READ_BATCH = 5_000;
  * The table's rows as plan records keyed by id. Read in id order, a batch at a time with the child
  * rows of that id range: a few statements per batch, never one per row.
  */
-export async function loadEntities(db: Knex, spec: EntityTable, extend?: BatchExtension): Promise<Map<string, CurrentRecord>> {
+export async function loadEntities(db: Knex, spec: EntityTable): Promise<Map<string, CurrentRecord>> {
   const current = new Map<string, CurrentRecord>();
   const fieldColumns = spec.columns.slice(2);
   let after: string | null = null;
@@ -57,7 +108,7 @@ export async function loadEntities(db: Knex, spec: EntityTable, extend?: BatchEx
     const first = String(rows[0]!.id);
     const last = String(rows[rows.length - 1]!.id);
     const sets = await Promise.all(spec.childSets.map((set) => loadChildSet(db, set, first, last)));
-    const addExtension = extend ? await extend(db, first, last) : null;
+    const addExtension = spec.extension ? await spec.extension.load(db, first, last) : null;
     for (const row of rows) {
       const id = String(row.id);
       const fields: Record<string, Scalar> = {};
@@ -109,35 +160,68 @@ async function loadChildSet(db: Knex, set: ChildSet, first: string, last: string
   return out;
 }
 
-export interface EntityApply {
-  readonly outcome: ApplyOutcome;
-  /** Keys whose row was written (created or updated) by this pass. */
-  readonly applied: ReadonlySet<string>;
-}
-
 /**
- * Applies a plan to an entity table inside `trx`: one multi-row upsert whose WHERE re-checks the
+ * Applies a plan to an entity table inside `trx`: multi-row upserts whose WHERE re-checks the
  * version (a concurrent writer's newer row is never overwritten), child sets replaced where they
- * changed, deletes by id (children go by ON DELETE CASCADE).
+ * changed, 1:1 extension rows, and deletes that re-check the stored version (children go by ON
+ * DELETE CASCADE). Rows the database refuses are isolated and reported; the rest is applied. The
+ * outcome counts what the statements changed (RETURNING), not what was planned.
  */
-export async function applyEntityPlan(trx: Knex.Transaction, client: DbClient, spec: EntityTable, plan: Plan): Promise<EntityApply> {
-  const t = quote(spec.table);
-  const setFields = new Set(spec.childSets.map((c) => c.field));
-  const liveColumns = spec.liveFields.filter((f) => !setFields.has(f));
-  const liveChanged = liveColumns.map((f) => distinctFrom(client, `${t}.${quote(f)}`, `excluded.${quote(f)}`));
-  const sameVersionGate = liveChanged.length > 0 ? ` OR (${t}.version = excluded.version AND (${liveChanged.join(' OR ')}))` : '';
+export async function applyEntityPlan(trx: Knex.Transaction, client: DbClient, spec: EntityTable, plan: Plan): Promise<ApplyOutcome> {
+  const writes: DesiredRecord[] = [...plan.create, ...plan.update.map((u) => u.desired)];
+  const stored = new Map(plan.update.map((u) => [u.desired.key, u.current]));
   // A live child set (edge modules) cannot be compared in SQL: such rows are re-checked against a
   // newer stored version only, which is what keeps a concurrent writer's data.
+  const setFields = new Set(spec.childSets.map((c) => c.field));
   const childOnly = new Set(
     plan.update
       .filter((u) => u.cause === 'live' && u.changes.some((c) => setFields.has(c.field)))
       .map((u) => u.desired.key),
   );
-  const writes: DesiredRecord[] = [...plan.create, ...plan.update.map((u) => u.desired)];
+  const describe = (error: unknown) => driverMessage(error);
+  const written = await writeIsolated(trx, writes, keyOf, (db, batch) => writeBatch(db, client, spec, batch, stored, childOnly), describe);
+  const removed = await writeIsolated(trx, plan.delete, keyOf, (db, batch) => deleteRows(db, client, spec.table, batch, { checkVersion: true }), describe);
+
+  const writtenKeys = new Set(written.results.flat());
+  const deletedKeys = new Set(removed.results.flat());
+  const failedKeys = new Set([...written.failed, ...removed.failed].map((f) => f.key));
+  const created: string[] = [];
+  const updated: string[] = [];
+  for (const d of writes) if (writtenKeys.has(d.key)) (stored.has(d.key) ? updated : created).push(d.key);
+  const refused = (key: string, done: ReadonlySet<string>) => !done.has(key) && !failedKeys.has(key);
+  const conflicts = [
+    ...writes.filter((d) => refused(d.key, writtenKeys)).map(keyOf),
+    ...plan.delete.filter((d) => refused(d.key, deletedKeys)).map(keyOf),
+  ];
+  return {
+    created,
+    updated,
+    deleted: plan.delete.filter((d) => deletedKeys.has(d.key)).map(keyOf),
+    conflicts,
+    failed: [...written.failed, ...removed.failed],
+  };
+}
+
+const keyOf = (record: { readonly key: string }) => record.key;
+
+/** Upserts a batch, replaces its changed child sets and writes its extension rows; returns the keys written. */
+async function writeBatch(
+  db: Knex.Transaction,
+  client: DbClient,
+  spec: EntityTable,
+  batch: readonly DesiredRecord[],
+  stored: ReadonlyMap<string, CurrentRecord>,
+  childOnly: ReadonlySet<string>,
+): Promise<string[]> {
+  const t = quote(spec.table);
+  const setFields = new Set(spec.childSets.map((c) => c.field));
+  const liveColumns = spec.liveFields.filter((f) => !setFields.has(f));
+  const liveChanged = liveColumns.map((f) => distinctFrom(client, `${t}.${quote(f)}`, `excluded.${quote(f)}`));
+  const sameVersionGate = liveChanged.length > 0 ? ` OR (${t}.version = excluded.version AND (${liveChanged.join(' OR ')}))` : '';
   const fieldColumns = spec.columns.slice(2);
   const upsert = async (records: DesiredRecord[], where: string) =>
     insertRows(
-      trx,
+      db,
       client,
       spec.table,
       spec.columns,
@@ -148,47 +232,33 @@ export async function applyEntityPlan(trx: Knex.Transaction, client: DbClient, s
       },
     );
   const returned = [
-    ...(await upsert(writes.filter((d) => !childOnly.has(d.key)), `${t}.version < excluded.version${sameVersionGate}`)),
-    ...(await upsert(writes.filter((d) => childOnly.has(d.key)), `${t}.version <= excluded.version`)),
+    ...(await upsert(batch.filter((d) => !childOnly.has(d.key)), `${t}.version < excluded.version${sameVersionGate}`)),
+    ...(await upsert(batch.filter((d) => childOnly.has(d.key)), `${t}.version <= excluded.version`)),
   ];
   const applied = new Set(returned.map((r) => String(r.id)));
+  const written = batch.filter((d) => applied.has(d.key));
 
-  const stored = new Map(plan.update.map((u) => [u.desired.key, u.current]));
   for (const set of spec.childSets) {
-    const changed = writes.filter((d) => applied.has(d.key) && stored.get(d.key)?.fields[set.field] !== d.fields[set.field]);
-    const replaced = changed.filter((d) => stored.has(d.key)).map((d) => d.key);
-    for (const chunk of chunks(replaced, 500)) await trx(set.table).whereIn(set.parentColumn, chunk).del();
+    const changed = written.filter((d) => stored.get(d.key)?.fields[set.field] !== d.fields[set.field]);
+    const replaced = changed.filter((d) => stored.has(d.key)).map(keyOf);
+    for (const chunk of chunks(replaced, 500)) await db(set.table).whereIn(set.parentColumn, chunk).del();
     function* rows(): Generator<Scalar[]> {
       for (const d of changed) for (const row of set.decode(String(d.fields[set.field] ?? set.encode([])))) yield [d.key, ...row];
     }
-    await insertRows(trx, client, set.table, [{ name: set.parentColumn, pgType: 'text' }, ...set.columns], rows());
+    await insertRows(db, client, set.table, [{ name: set.parentColumn, pgType: 'text' }, ...set.columns], rows());
   }
-
-  let deleted = 0;
-  for (const chunk of chunks(plan.delete.map((d) => d.key), 500)) deleted += await trx(spec.table).whereIn('id', chunk).del();
-
-  const updatedKeys = new Set(plan.update.map((u) => u.desired.key));
-  let created = 0;
-  let updated = 0;
-  for (const key of applied) (updatedKeys.has(key) ? updated++ : created++);
-  const conflicts = writes.filter((d) => !applied.has(d.key)).map((d) => d.key);
-  return { outcome: { created, updated, deleted, conflicts }, applied };
-}
-
-export function* mapLazily<T, U>(items: Iterable<T>, fn: (item: T) => U): Generator<U> {
-  for (const item of items) yield fn(item);
+  if (spec.extension) await spec.extension.write(db, client, written, stored);
+  return written.map(keyOf);
 }
 
 /** Tag values (`<parent>, name, value`) as one child set. */
 export function tagSet(table: string, parentColumn: string): ChildSet {
   return {
     field: 'tags',
+    noun: 'tag',
     table,
     parentColumn,
-    columns: [
-      { name: 'name', pgType: 'text' },
-      { name: 'value', pgType: 'text' },
-    ],
+    columns: declaredColumns(table, ['name', 'value']),
     encode(rows) {
       const tags: Record<string, string> = {};
       for (const row of rows) tags[String(row.name)] = row.value === null || row.value === undefined ? '' : String(row.value);

@@ -12,7 +12,7 @@ interface MigrationModule {
 const require = createRequire(import.meta.url);
 
 /** The package's `migrations/` folder, found from this file whether it runs from `src/` or `dist/src/`. */
-function migrationsDir(): string {
+export function migrationsDir(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'migrations'))) return join(dir, 'migrations');
@@ -26,7 +26,8 @@ class PackageMigrations implements Knex.MigrationSource<string> {
   private readonly dir = migrationsDir();
   async getMigrations(): Promise<string[]> {
     return readdirSync(this.dir)
-      .filter((f) => f.endsWith('.cjs'))
+      // Numbered files only: `columns.cjs` beside them is the column declaration they share.
+      .filter((f) => /^\d+_.+\.cjs$/.test(f))
       .sort();
   }
   getMigrationName(name: string): string {

@@ -33,3 +33,7 @@ export function chunks<T>(items: readonly T[], size: number): T[][] {
   return out;
 }
 
+/** Maps as a generator: bulk inserts consume rows a statement at a time, never all at once. */
+export function* mapLazily<T, U>(items: Iterable<T>, fn: (item: T) => U): Generator<U> {
+  for (const item of items) yield fn(item);
+}

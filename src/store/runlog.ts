@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { clientOf } from './db.js';
-import { toBool, toIso } from './rows.js';
+import { mapLazily, toBool, toIso } from './rows.js';
+import { declaredColumn } from './schema.js';
 import { columns, insertRows } from './sql.js';
 
 const EVENT_TABLE = columns({ run_id: 'integer', at: 'timestamptz', level: 'text', type: 'text', ref: 'text', message: 'text' });
@@ -49,15 +50,30 @@ export async function recordRun(db: Knex | Knex.Transaction, run: RunRecord, eve
       finished_at: run.finishedAt.toISOString(),
       exit_code: run.exitCode,
       summary: JSON.stringify(run.summary),
-      error: run.error,
+      error: run.error === null ? null : withoutNul(run.error),
     })
     .returning('id');
   const first = inserted[0]!;
   const runId = typeof first === 'number' ? first : Number(first.id);
   const at = run.finishedAt.toISOString();
-  const rows = events.map((e) => [runId, at, e.level, e.type, e.ref, e.message]);
+  const rows = mapLazily(events, (e) => [runId, at, e.level, e.type, e.ref === null ? null : storableRef(e.ref), withoutNul(e.message)]);
   await insertRows(db, clientOf(db), 'sync_events', EVENT_TABLE, rows);
   return runId;
+}
+
+/** The column limit of `sync_events.ref`: a record whose key cannot be stored still gets its event. */
+const REF_LENGTH = declaredColumn('sync_events', 'ref').spec.length!;
+
+/** A key as an event's ref: NUL shown as `\0`, cut to the column's length with an ellipsis. */
+export function storableRef(ref: string): string {
+  const clean = withoutNul(ref);
+  const characters = [...clean];
+  return characters.length <= REF_LENGTH ? clean : characters.slice(0, REF_LENGTH - 1).join('') + '…';
+}
+
+/** PostgreSQL text cannot hold NUL; a message quoting a bad value must still be recorded. */
+function withoutNul(text: string): string {
+  return text.includes('\u0000') ? text.replace(/\u0000/g, '\\0') : text;
 }
 
 export interface RunFilter {

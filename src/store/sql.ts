@@ -112,6 +112,41 @@ function resultRows(result: unknown): Array<Record<string, unknown>> {
   return Array.isArray(rows) ? (rows as Array<Record<string, unknown>>) : [];
 }
 
+/** Rows per DELETE on SQLite: two parameters a row, far under its limit. */
+const DELETE_CHUNK = 500;
+
+/**
+ * DELETE ... RETURNING id, by id and, with `checkVersion`, only where the row is still at the version
+ * the plan read (a row another writer changed meanwhile is kept). Returns the ids deleted.
+ */
+export async function deleteRows(
+  db: Knex | Knex.Transaction,
+  client: DbClient,
+  table: string,
+  rows: ReadonlyArray<{ readonly key: string; readonly version: number }>,
+  options: { readonly checkVersion: boolean },
+): Promise<string[]> {
+  const deleted: string[] = [];
+  const t = quote(table);
+  const keys = options.checkVersion ? '(id, version)' : 'id';
+  if (client === 'postgres') {
+    if (rows.length === 0) return deleted;
+    const source = options.checkVersion ? 'SELECT * FROM unnest(?::text[], ?::bigint[])' : 'SELECT unnest(?::text[])';
+    const bindings = options.checkVersion ? [rows.map((r) => r.key), rows.map((r) => r.version)] : [rows.map((r) => r.key)];
+    const result = (await db.raw(`DELETE FROM ${t} WHERE ${keys} IN (${source}) RETURNING id`, bindings)) as { rows: Array<{ id: unknown }> };
+    for (const row of result.rows) deleted.push(String(row.id));
+    return deleted;
+  }
+  for (let i = 0; i < rows.length; i += DELETE_CHUNK) {
+    const chunk = rows.slice(i, i + DELETE_CHUNK);
+    const values = chunk.map(() => (options.checkVersion ? '(?, ?)' : '(?)')).join(', ');
+    const bindings = chunk.flatMap((r) => (options.checkVersion ? [r.key, r.version] : [r.key]));
+    const result = (await db.raw(`DELETE FROM ${t} WHERE ${keys} IN (VALUES ${values}) RETURNING id`, bindings)) as Array<{ id: unknown }>;
+    for (const row of result) deleted.push(String(row.id));
+  }
+  return deleted;
+}
+
 /** `a IS DISTINCT FROM b`, which SQLite spells `IS NOT`. */
 export function distinctFrom(client: DbClient, a: string, b: string): string {
   return client === 'sqlite' ? `${a} IS NOT ${b}` : `${a} IS DISTINCT FROM ${b}`;
