@@ -68,8 +68,9 @@ export function entityValidator(spec: EntityTable, labels: Readonly<Record<strin
   return (record) => {
     const keyProblem = valueProblem(id!.spec, record.key);
     if (keyProblem) return `${label('id')} ${keyProblem}`;
-    if (!Number.isSafeInteger(record.version) || record.version < 0) {
-      return `${label('version')} ${record.version} is not a whole number from 0 to ${Number.MAX_SAFE_INTEGER}`;
+    // Versions count from 1 at every source we sync (IoT Hub twins, AWS things): 0 or less is corrupt.
+    if (!Number.isSafeInteger(record.version) || record.version < 1) {
+      return `${label('version')} ${record.version} is not a whole number from 1 to ${Number.MAX_SAFE_INTEGER}`;
     }
     for (const column of checked) {
       const problem = valueProblem(column.spec, record.fields[column.name]);

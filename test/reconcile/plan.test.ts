@@ -132,3 +132,39 @@ describe('plan', () => {
     expect(p.unchanged).toBe(99_000);
   });
 });
+
+describe('a key listed twice', () => {
+  const skip = (key: string, reason: string): RemoteEntry => ({ kind: 'skipped', key, reason });
+
+  it('keeps the higher version, whichever comes first, and says so', () => {
+    for (const order of [[desired('a', 3, { name: 'new' }), desired('a', 2, { name: 'old' })], [desired('a', 2, { name: 'old' }), desired('a', 3, { name: 'new' })]]) {
+      const p = plan(stored(), order, complete, policy);
+      expect(p.create).toHaveLength(1);
+      expect(p.create[0]!.fields.name).toBe('new');
+      expect(p.warnings).toEqual([{ key: 'a', message: expect.stringMatching(/listed twice \(versions \d and \d\): kept version 3/) }]);
+    }
+  });
+
+  it('at equal versions keeps the copy listed last (its live fields were read later)', () => {
+    const p = plan(stored(row('a', 1)), [desired('a', 1, { connected: false }), desired('a', 1, { connected: true })], complete, policy);
+    expect(p.update.map((u) => u.desired.fields.connected)).toEqual([true]);
+    expect(p.warnings).toEqual([{ key: 'a', message: 'listed twice at version 1: kept the copy listed last' }]);
+  });
+
+  it('prefers a copy that maps over one that was skipped, in either order', () => {
+    for (const order of [[skip('a', 'no modelId tag'), desired('a', 1)], [desired('a', 1), skip('a', 'no modelId tag')]]) {
+      const p = plan(stored(), order, complete, policy);
+      expect(p.create.map((c) => c.key)).toEqual(['a']);
+      expect(p.skipped).toEqual([]);
+      expect(p.warnings[0]!.message).toBe('listed twice: kept the copy that could be used (the other was skipped: no modelId tag)');
+    }
+  });
+
+  it('counts every record without a usable key on its own', () => {
+    const keyless = (): RemoteEntry => ({ kind: 'skipped', key: '(no deviceId)', reason: 'malformed twin: no deviceId', keyless: true });
+    const p = plan(stored(), [keyless(), desired('a', 1), keyless(), keyless()], complete, policy);
+    expect(p.skipped.map((s) => s.key)).toEqual(['(no deviceId) #1', '(no deviceId) #2', '(no deviceId) #3']);
+    expect(summarize(p).skipped).toBe(3);
+    expect(p.warnings).toEqual([]);
+  });
+});
