@@ -22,7 +22,8 @@ Exit codes:
   2   ok with changes (only with --detailed-exitcode)
   3   partial: applied, but some records or pages failed
   64  usage error                 69  provider or database unreachable
-  75  lock held, try later        78  configuration error`;
+  75  lock held, try later        78  configuration error
+  130 interrupted by SIGINT       143 interrupted by SIGTERM (before the commit: nothing applied)`;
 
 export function buildProgram(setExitCode: (code: number) => void): Command {
   const program = new Command('portal-sync')

@@ -4,6 +4,7 @@ import { EXIT } from '../run/exit.js';
 import type { Inventory } from '../run/inventory.js';
 import { createLogger, type Logger } from '../run/log.js';
 import { JSON_SCHEMA_VERSION, renderTable, writeJson } from '../run/output.js';
+import { handleInterrupts } from '../run/interrupt.js';
 import { runPass, type PassResult } from '../run/pass.js';
 
 /** Adds the options every pass command shares (DESIGN.md, command-line contract). */
@@ -43,10 +44,16 @@ export async function runPassCommand(
     throw error;
   }
   const log = createLogger({ format: config.logFormat, command: name });
-  const result = await runPass(inventory, config, log);
+  const interruption = handleInterrupts();
+  const result = await runPass(inventory, config, log, interruption);
   printResult(result, config.json, { color: config.color, maxRows: config.maxRows }, log);
   if (config.pushgateway && !config.dryRun && result.status !== 'locked') {
     await pushMetrics(config.pushgateway, result, log);
+  }
+  if (interruption.received() !== null) {
+    // A request abandoned mid-page would hold the process for its whole timeout: flush and leave.
+    await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+    process.exit(result.exitCode);
   }
   return result.exitCode;
 }

@@ -8,6 +8,9 @@ export const EXIT = {
   unavailable: 69,
   locked: 75,
   config: 78,
+  /** 128 + the signal's number, as shells report a process ended by it. */
+  interruptedInt: 130,
+  interruptedTerm: 143,
 } as const;
 
-export type PassStatus = 'ok' | 'partial' | 'failed' | 'locked' | 'refused';
+export type PassStatus = 'ok' | 'partial' | 'failed' | 'locked' | 'refused' | 'interrupted';

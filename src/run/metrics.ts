@@ -11,7 +11,7 @@ import { Gauge, Registry } from 'prom-client';
 
 export interface RunMetrics {
   command: string;
-  status: 'ok' | 'partial' | 'failed' | 'refused';
+  status: 'ok' | 'partial' | 'failed' | 'refused' | 'interrupted';
   startedAt: Date;
   finishedAt: Date;
   changes: { create: number; update: number; delete: number };
@@ -40,6 +40,7 @@ export const RUN_STATUS_CODE: Record<RunMetrics['status'], number> = {
   failed: 1,
   partial: 3,
   refused: 4,
+  interrupted: 5,
 };
 
 export const PUSH_JOB = 'portal_sync';

@@ -114,7 +114,7 @@ export function renderTable(result: PassResult, opts: TableOptions): string {
   }
   if (plan?.guard.refused) {
     lines.push(c.red(result.error ?? 'mass-delete guard refused the pass'));
-  } else if (result.status === 'locked' || result.status === 'failed') {
+  } else if (result.status === 'locked' || result.status === 'failed' || result.status === 'interrupted') {
     lines.push(c.red(result.error ?? result.status));
   }
   if (result.applied && result.applied.conflicts.length > 0) {

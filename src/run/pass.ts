@@ -12,6 +12,7 @@ import type { Inventory } from './inventory.js';
 import { acquireFileLock, acquirePostgresLock, LockHeldError, type HeldLock } from './lock.js';
 import type { Logger } from './log.js';
 import { changeEvents } from './change-events.js';
+import { checkInterrupted, InterruptedError, NO_INTERRUPTION, type Interruption } from './interrupt.js';
 import { createProgress } from './progress.js';
 
 export interface PassResult {
@@ -51,7 +52,12 @@ class PassFailure extends Error {
  * One reconcile pass, the same for every inventory: lock, migrate, list, plan, apply in one
  * transaction, record the run. Never throws for expected failures: they become the result's status.
  */
-export async function runPass(inventory: Inventory, config: PassConfig, log: Logger): Promise<PassResult> {
+export async function runPass(
+  inventory: Inventory,
+  config: PassConfig,
+  log: Logger,
+  interruption: Interruption = NO_INTERRUPTION,
+): Promise<PassResult> {
   const startedAt = new Date();
   const base = { command: config.command, dryRun: config.dryRun, startedAt, noun: inventory.noun };
   const finish = (fields: Partial<PassResult> & Pick<PassResult, 'status' | 'exitCode'>): PassResult => ({
@@ -103,8 +109,13 @@ export async function runPass(inventory: Inventory, config: PassConfig, log: Log
       const exitCode = dbExitCode(error);
       throw new PassFailure(`cannot prepare the database ${target.display}: ${describeDbError(target, error)}`, exitCode, exitCode !== EXIT.unavailable);
     }
-    return await reconcile(inventory, config, log, db, lock, startedAt, finish);
+    return await reconcile(inventory, config, log, db, lock, startedAt, finish, interruption);
   } catch (error) {
+    if (error instanceof InterruptedError) {
+      // Rolled back: record the run as interrupted where the database answers, then exit 130/143.
+      const runId = config.dryRun ? null : await recordFailedRun(db, config, startedAt, error.exitCode, error.message, log, 'interrupted');
+      return finish({ status: 'interrupted', exitCode: error.exitCode, error: error.message, runId });
+    }
     const exitCode = error instanceof PassFailure ? error.exitCode : EXIT.failed;
     const message = error instanceof Error ? describeDbError(config.db, error) : String(error);
     const recordable = !config.dryRun && !(error instanceof PassFailure && !error.recordable);
@@ -124,12 +135,15 @@ async function reconcile(
   lock: HeldLock,
   startedAt: Date,
   finish: (fields: Partial<PassResult> & Pick<PassResult, 'status' | 'exitCode'>) => PassResult,
+  interruption: Interruption,
 ): Promise<PassResult> {
+  checkInterrupted(interruption);
   // The portal's rows first: each remote page is then compared as it arrives and unchanged records
   // are dropped at once, so memory holds one side of the comparison, not both.
   const current = await inventory.loadCurrent(db);
   const planner = new Planner(current, { ...inventory.policy, massDelete: config.massDelete });
-  const { listing, pages } = await fetchRemote(inventory, db, log, config.progress, planner);
+  const { listing, pages } = await fetchRemote(inventory, db, log, config.progress, planner, interruption);
+  checkInterrupted(interruption);
   if (!listing.complete && pages === 0) {
     throw new PassFailure(listing.reason, listingExitCode(listing.error));
   }
@@ -158,8 +172,11 @@ async function reconcile(
     // Checked last, right before COMMIT: a lock lost during the pass means another run may be writing.
     const compromised = lock.compromised();
     if (compromised) throw new Error(`lock lost during the pass, nothing applied: ${compromised.message}`);
+    checkInterrupted(interruption);
     const record = runRecord(config, startedAt, status, exitCode, { ...appliedSummary, ...appliedCounts(applied) }, inventory, null);
     const runId = await recordRun(trx, record, events);
+    // The last moment a signal can still undo the pass; past it, COMMIT runs and the pass ends as it was.
+    checkInterrupted(interruption);
     return { applied, runId, status, exitCode, appliedSummary };
   });
   log.debug('applied', { runId, ...appliedCounts(applied), failed: applied.failed.length });
@@ -182,7 +199,14 @@ interface Listing {
   pages: number;
 }
 
-async function fetchRemote(inventory: Inventory, db: Knex, log: Logger, showProgress: boolean, planner: Planner): Promise<Listing> {
+async function fetchRemote(
+  inventory: Inventory,
+  db: Knex,
+  log: Logger,
+  showProgress: boolean,
+  planner: Planner,
+  interruption: Interruption,
+): Promise<Listing> {
   const progress = createProgress(showProgress);
   let records = 0;
   let pages = 0;
@@ -196,7 +220,7 @@ async function fetchRemote(inventory: Inventory, db: Knex, log: Logger, showProg
     },
   };
   try {
-    for await (const page of inventory.remote(ctx)) {
+    for await (const page of untilInterrupted(inventory.remote(ctx), interruption.signal)) {
       pages++;
       records += page.length;
       for (const entry of page) planner.add(entry.kind === 'desired' ? validated(inventory, entry) : entry);
@@ -205,12 +229,32 @@ async function fetchRemote(inventory: Inventory, db: Knex, log: Logger, showProg
     if (sideFailure !== null) return { listing: { complete: false, reason: sideFailure, error: null }, pages };
     return { listing: { complete: true }, pages };
   } catch (error) {
+    if (error instanceof InterruptedError) throw error;
     const message = error instanceof Error ? error.message : String(error);
     const reason = pages === 0 ? message : `listing stopped after page ${pages}: ${message}`;
     if (pages > 0) log.error(`${reason}; no ${inventory.noun} is deleted in this pass`);
     return { listing: { complete: false, reason, error }, pages };
   } finally {
     progress.done();
+  }
+}
+
+/**
+ * The pages of `source` until `signal` aborts: a signal does not wait for a page in flight (its
+ * request may take its whole timeout); the abandoned request ends with the process.
+ */
+async function* untilInterrupted<T>(source: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
+  const iterator = source[Symbol.asyncIterator]();
+  const aborted = new Promise<never>((_, reject) => {
+    const fail = () => reject(signal.reason);
+    if (signal.aborted) fail();
+    else signal.addEventListener('abort', fail, { once: true });
+  });
+  aborted.catch(() => undefined);
+  for (;;) {
+    const next = await Promise.race([iterator.next(), aborted]);
+    if (next.done) return;
+    yield next.value;
   }
 }
 
@@ -304,12 +348,13 @@ async function recordFailedRun(
   exitCode: number,
   message: string,
   log: Logger,
+  status: RunStatus = 'failed',
 ): Promise<number | null> {
   try {
     return await recordRun(
       db,
-      { command: config.command, status: 'failed', dryRun: false, startedAt, finishedAt: new Date(), exitCode, summary: null, error: message },
-      [{ level: 'error', type: 'error', ref: null, message }],
+      { command: config.command, status, dryRun: false, startedAt, finishedAt: new Date(), exitCode, summary: null, error: message },
+      [{ level: 'error', type: status === 'failed' ? 'error' : status, ref: null, message }],
     );
   } catch (error) {
     log.debug(`could not record the failed run: ${describeDbError(config.db, error)}`);

@@ -6,7 +6,7 @@ import { columns, insertRows } from './sql.js';
 
 const EVENT_TABLE = columns({ run_id: 'integer', at: 'timestamptz', level: 'text', type: 'text', ref: 'text', message: 'text' });
 
-export type RunStatus = 'ok' | 'partial' | 'failed' | 'refused';
+export type RunStatus = 'ok' | 'partial' | 'failed' | 'refused' | 'interrupted';
 export type EventLevel = 'info' | 'warn' | 'error';
 
 export interface RunEvent {

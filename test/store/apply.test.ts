@@ -67,7 +67,7 @@ describe.each(BACKENDS)('entity apply on %s', (backend) => {
     const outcome = await k.transaction((trx) => applyDevicesPlan(trx, p, backend));
     expect(outcome.updated).toEqual([]);
     expect(outcome.deleted).toEqual([]);
-    expect(outcome.conflicts.sort()).toEqual(['a', 'b']);
+    expect([...outcome.conflicts].sort()).toEqual(['a', 'b']);
     expect(await k('devices').where('id', 'a').first()).toMatchObject({ name: 'theirs' });
     expect(await k('devices').where('id', 'b').first()).toBeDefined();
   });
