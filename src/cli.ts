@@ -10,6 +10,7 @@ import { registerEmulate } from './commands/emulate.js';
 import { registerHistory } from './commands/history.js';
 import { registerMigrate } from './commands/migrate.js';
 import { EXIT } from './run/exit.js';
+import { toleratePipeClose } from './run/stdout.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -100,6 +101,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  toleratePipeClose(process.stdout);
   let exitCode = 0;
   const program = buildProgram((code) => (exitCode = code));
   try {
