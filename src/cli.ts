@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
-import { ConfigError, resolveIotHubConfig, type CommonOptions } from './config.js';
+import { ConfigError, DEFAULT_PAGE_BUDGET, DEFAULT_REQUEST_TIMEOUT, resolveIotHubConfig, type CommonOptions, type IotHubOptions } from './config.js';
 import { concentratorsInventory } from './commands/concentrators.js';
 import { devicesInventory } from './commands/devices.js';
 import { edgeInventory } from './commands/edge.js';
@@ -10,6 +10,7 @@ import { registerEmulate } from './commands/emulate.js';
 import { registerHistory } from './commands/history.js';
 import { registerMigrate } from './commands/migrate.js';
 import { EXIT } from './run/exit.js';
+import { toleratePipeClose } from './run/stdout.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -55,6 +56,8 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
         .description(description)
         .option('--page-size <n>', 'twins per query page (1-1000)', '100')
         .option('--max-retries <n>', 'retries of a throttled or failed page before the pass gives up on it', '5')
+        .option('--request-timeout <duration>', 'longest one HTTP request may take (500ms, 30s, 2m)', DEFAULT_REQUEST_TIMEOUT)
+        .option('--page-budget <duration>', 'longest one page may take, all its attempts and waits included', DEFAULT_PAGE_BUDGET)
         .addHelpText(
           'after',
           '\nEnvironment:\n  IOTHUB_CONNECTION_STRING  service connection string of the hub (needs registry read)\n' +
@@ -62,7 +65,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
             `\nExamples:\n${examples.map((e) => `  ${e}`).join('\n')}`,
         ),
     );
-  type AzureOptions = CommonOptions & { pageSize?: string; maxRetries?: string };
+  type AzureOptions = CommonOptions & IotHubOptions;
 
   azure('devices', 'reconcile Azure IoT Hub devices (standard and LoRaWAN) into the portal database', [
     'portal-sync devices --dry-run',
@@ -99,6 +102,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  toleratePipeClose(process.stdout);
   let exitCode = 0;
   const program = buildProgram((code) => (exitCode = code));
   try {

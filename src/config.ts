@@ -5,6 +5,7 @@ import { DbUrlError, DEFAULT_DB_URL, parseDbUrl, type DbTarget } from './store/d
 import { ConnectionStringError, parseConnectionString, type IotHubCredentials } from './providers/iothub/sas.js';
 import type { LogFormat } from './run/log.js';
 import { DEFAULT_RETRY } from './providers/retry.js';
+import { DurationError, formatDuration, parseDuration } from './duration.js';
 
 /** Bad configuration: exit 78. Messages never quote a secret. */
 export class ConfigError extends Error {}
@@ -109,9 +110,38 @@ export interface IotHubConfig {
   readonly endpoint: string | undefined;
   readonly pageSize: number;
   readonly maxRetries: number;
+  /** One HTTP request, from sending it to the last byte of its answer. */
+  readonly requestTimeoutMs: number;
+  /** Everything one page may take: its attempts and the waits between them. */
+  readonly pageBudgetMs: number;
 }
 
-export function resolveIotHubConfig(opts: { pageSize?: string; maxRetries?: string }, env: Env): IotHubConfig {
+export const DEFAULT_REQUEST_TIMEOUT = '30s';
+export const DEFAULT_PAGE_BUDGET = '60s';
+// Past this, a timer no longer fires when asked (setTimeout holds 2^31 - 1 ms); a day is plenty anyway.
+const MAX_DURATION_MS = 24 * 3_600_000;
+
+export interface IotHubOptions {
+  pageSize?: string;
+  maxRetries?: string;
+  requestTimeout?: string;
+  pageBudget?: string;
+}
+
+function resolveDuration(option: string, value: string): number {
+  let ms: number;
+  try {
+    ms = parseDuration(value);
+  } catch (error) {
+    if (error instanceof DurationError) throw new ConfigError(`${option}: ${error.message}`);
+    throw error;
+  }
+  if (ms <= 0) throw new ConfigError(`${option} must be longer than 0 ms, got "${value}"`);
+  if (ms > MAX_DURATION_MS) throw new ConfigError(`${option} must be at most ${formatDuration(MAX_DURATION_MS)}, got "${value}"`);
+  return ms;
+}
+
+export function resolveIotHubConfig(opts: IotHubOptions, env: Env): IotHubConfig {
   const connectionString = env.IOTHUB_CONNECTION_STRING;
   if (!connectionString) throw new ConfigError('IOTHUB_CONNECTION_STRING is not set (the hub\'s service connection string)');
   let credentials: IotHubCredentials;
@@ -133,5 +163,7 @@ export function resolveIotHubConfig(opts: { pageSize?: string; maxRetries?: stri
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) throw new ConfigError('--page-size must be a whole number from 1 to 1000');
   const maxRetries = opts.maxRetries === undefined ? DEFAULT_RETRY.maxRetries : Number(opts.maxRetries);
   if (!Number.isInteger(maxRetries) || maxRetries < 0 || maxRetries > 20) throw new ConfigError('--max-retries must be a whole number from 0 to 20');
-  return { credentials, endpoint, pageSize, maxRetries };
+  const requestTimeoutMs = resolveDuration('--request-timeout', opts.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT);
+  const pageBudgetMs = resolveDuration('--page-budget', opts.pageBudget ?? DEFAULT_PAGE_BUDGET);
+  return { credentials, endpoint, pageSize, maxRetries, requestTimeoutMs, pageBudgetMs };
 }

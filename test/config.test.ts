@@ -57,4 +57,15 @@ describe('configuration', () => {
     expect(message).toMatch(/missing HostName, SharedAccessKeyName/);
     expect(message).not.toContain('c2VjcmV0');
   });
+
+  it('takes the request timeout and the page budget as durations: 30 s and 60 s by default', () => {
+    const env = { IOTHUB_CONNECTION_STRING: 'HostName=h.azure-devices.net;SharedAccessKeyName=reader;SharedAccessKey=c2VjcmV0' };
+    expect(resolveIotHubConfig({}, env)).toMatchObject({ requestTimeoutMs: 30_000, pageBudgetMs: 60_000 });
+    expect(resolveIotHubConfig({ requestTimeout: '500ms', pageBudget: '2m' }, env)).toMatchObject({ requestTimeoutMs: 500, pageBudgetMs: 120_000 });
+    expect(() => resolveIotHubConfig({ requestTimeout: '30' }, env)).toThrow(ConfigError);
+    expect(() => resolveIotHubConfig({ requestTimeout: '30' }, env)).toThrow(/^--request-timeout: "30" is not a duration/);
+    expect(() => resolveIotHubConfig({ pageBudget: 'soon' }, env)).toThrow(/^--page-budget: "soon" is not a duration/);
+    expect(() => resolveIotHubConfig({ pageBudget: '0s' }, env)).toThrow(/^--page-budget must be longer than 0 ms/);
+    expect(() => resolveIotHubConfig({ requestTimeout: '25h' }, env)).toThrow(/^--request-timeout must be at most 86400 s/);
+  });
 });

@@ -6,6 +6,7 @@ import { createLogger, type Logger } from '../run/log.js';
 import { JSON_SCHEMA_VERSION, renderTable, writeJson } from '../run/output.js';
 import { handleInterrupts } from '../run/interrupt.js';
 import { runPass, type PassResult } from '../run/pass.js';
+import { writeStdout } from '../run/stdout.js';
 
 /** Adds the options every pass command shares (DESIGN.md, command-line contract). */
 export function withPassOptions(command: Command): Command {
@@ -39,7 +40,7 @@ export async function runPassCommand(
     // A scheduler reading --json still gets one document, saying why nothing ran.
     if (opts.json && error instanceof ConfigError) {
       const doc = { schemaVersion: JSON_SCHEMA_VERSION, command: name, status: 'failed', dryRun: opts.dryRun === true, exitCode: EXIT.config, error: error.message };
-      process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
+      writeStdout(JSON.stringify(doc, null, 2) + '\n');
     }
     throw error;
   }
@@ -60,7 +61,7 @@ export async function runPassCommand(
 
 function printResult(result: PassResult, json: boolean, table: { color: boolean; maxRows: number }, log: Logger): void {
   if (json) {
-    writeJson(result, (chunk) => process.stdout.write(chunk));
+    writeJson(result, writeStdout);
     return;
   }
   if (!result.plan) {
@@ -68,7 +69,7 @@ function printResult(result: PassResult, json: boolean, table: { color: boolean;
     log.error(result.error ?? result.status);
     return;
   }
-  process.stdout.write(renderTable(result, table) + '\n');
+  writeStdout(renderTable(result, table) + '\n');
 }
 
 async function pushMetrics(url: string, result: PassResult, log: Logger): Promise<void> {

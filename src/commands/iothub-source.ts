@@ -11,6 +11,8 @@ export function iothubClient(iothub: IotHubConfig, calls: ApiCallCounter, log: L
     endpoint: iothub.endpoint,
     pageSize: iothub.pageSize,
     retry: { ...DEFAULT_RETRY, maxRetries: iothub.maxRetries },
+    requestTimeoutMs: iothub.requestTimeoutMs,
+    pageBudgetMs: iothub.pageBudgetMs,
     calls,
     onRetry: ({ attempt, waitMs, reason }) => log.warn(`${reason}; retry ${attempt} in ${waitMs} ms`),
   });

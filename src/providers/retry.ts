@@ -1,12 +1,33 @@
 export interface RetryPolicy {
   /** Retries after the first attempt. */
   readonly maxRetries: number;
-  /** Total time one request may spend waiting between attempts. */
-  readonly maxWaitMs: number;
   readonly baseDelayMs: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 5, maxWaitMs: 60_000, baseDelayMs: 250 };
+export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 5, baseDelayMs: 250 };
+
+/**
+ * The time a client reads and waits on. Tests pass a clock whose waits and timeouts take no real
+ * time, so a bound of a minute can be proven in milliseconds.
+ */
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+  /** A signal that aborts with a `TimeoutError` after `ms`, unless cleared first: one request's timeout. */
+  timeout(ms: number): { readonly signal: AbortSignal; clear(): void };
+}
+
+export const REAL_CLOCK: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => delay(ms),
+  timeout(ms) {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new DOMException(`timed out after ${ms} ms`, 'TimeoutError')), ms);
+    // The request it bounds keeps the process alive while it matters; the timer alone must not.
+    timer.unref();
+    return { signal: controller.signal, clear: () => clearTimeout(timer) };
+  },
+};
 
 /** The server's requested wait, from `x-ms-retry-after-ms`, `retry-after-ms` or `Retry-After` (seconds or a date). */
 export function retryAfterMs(headers: Headers, now = Date.now()): number | null {

@@ -219,7 +219,7 @@ describe.each(BACKENDS)('devices end to end on %s', (backend) => {
     const { result, doc } = await syncJson('--max-retries', '2');
     expect(result.code).toBe(1);
     expect(doc.status).toBe('failed');
-    expect(doc.error).toMatch(/HTTP 500 \(gave up after 3 attempts\)/);
+    expect(doc.error).toMatch(/page 1 of query:devices gave up after 3 attempts: failed with HTTP 500$/);
     expect(doc.apiCalls.total).toBe(3);
     expect(await deviceIds()).toEqual([]);
   });

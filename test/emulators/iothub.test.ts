@@ -65,6 +65,12 @@ async function queryAll(emu: IotHubEmulator, q: string, pageSize = 100): Promise
   return { pages, items: pages.flat() as Record<string, unknown>[] };
 }
 
+/** Polls a condition of the emulator's own state; bounded, so a broken condition fails the test. */
+async function waitUntil(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !condition(); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(condition()).toBe(true);
+}
+
 function plainTwins(n: number, prefix = 'd'): FixtureInput['twins'] {
   return Array.from({ length: n }, (_, i) => ({ deviceId: `${prefix}${String(i + 1).padStart(4, '0')}`, tags: { modelId: 'm1' } }));
 }
@@ -354,6 +360,28 @@ describe('faults', () => {
     expect((r.body as unknown[]).length).toBe(3);
   });
 
+  it('hangs on a `hang` fault: never answers that page, while the others and the spent fault answer', async () => {
+    emu = await startIotHubEmulator({ fixture: { twins: plainTwins(250), faults: [{ operation: 'query:devices', page: 2, hang: true, times: 1 }] } });
+    const p1 = await query(emu, 'SELECT * FROM devices', { pageSize: 100 });
+    const token = p1.headers.get('x-ms-continuation')!;
+    const hung = query(emu, 'SELECT * FROM devices', { pageSize: 100, continuation: token, signal: AbortSignal.timeout(300) });
+    await expect(hung).rejects.toThrow(/timeout|aborted/i);
+    const p2 = await query(emu, 'SELECT * FROM devices', { pageSize: 100, continuation: token });
+    expect(p2.status).toBe(200);
+    expect((p2.body as unknown[]).length).toBe(100);
+    expect(emu.stats().operations).toEqual({ 'query:devices': 3 });
+  });
+
+  it('close() does not wait for a request that hangs', async () => {
+    emu = await startIotHubEmulator({ fixture: { twins: plainTwins(3), faults: [{ hang: true }] } });
+    const pending = query(emu, 'SELECT * FROM devices').catch((err: unknown) => err);
+    await waitUntil(() => emu!.stats().total === 1);
+    const started = Date.now();
+    await emu.close();
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(await pending).toBeInstanceOf(Error);
+  });
+
   it('close() does not wait for a pending delayed response', async () => {
     emu = await startIotHubEmulator({ fixture: { twins: plainTwins(3), faults: [{ delayMs: 30_000 }] } });
     const pending = query(emu, 'SELECT * FROM devices').catch((err: unknown) => err);
@@ -476,6 +504,9 @@ describe('fixture validation', () => {
     [{ faults: [{ status: 500, operation: 'query:things' }] }, /^faults\[0\]\.operation must be one of/],
     [{ faults: [{ status: 500, page: 0 }] }, /^faults\[0\]\.page must be >= 1/],
     [{ faults: [{ status: 500, retry: 1 }] }, /^faults\[0\]\.retry is not a fault field/],
+    [{ faults: [{ hang: 'yes' }] }, /^faults\[0\]\.hang must be a boolean/],
+    [{ faults: [{ hang: false }] }, /^faults\[0\] needs a status or a delayMs \(or hang: true\)/],
+    [{ faults: [{ hang: true, status: 503 }] }, /^faults\[0\] hangs: it cannot also have a status or a delayMs/],
   ])('rejects %j', (input, message) => {
     expect(() => normalizeFixture(input)).toThrow(FixtureError);
     expect(() => normalizeFixture(input)).toThrow(message);

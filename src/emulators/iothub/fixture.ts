@@ -52,13 +52,16 @@
  *     continuation token is page 1)
  *   - `times`: how many requests it applies to, then it is spent (omit = every time). The counters
  *     belong to the loaded fixture: a reload of the fixture file resets them.
- *   and the effect (at least one of `status` or `delayMs`):
+ *   and the effect (`hang`, or at least one of `status` or `delayMs`):
  *   - `status`: an HTTP error status (400..599) answered with an IoT Hub style error body
  *     (429 -> ThrottlingException, 503 -> ServiceUnavailable, 500 -> ServerError, ...)
  *   - `retryAfterMs` / `retryAfterSeconds`: with `status`, sets `Retry-After` (whole seconds,
  *     rounded up) and `x-ms-retry-after-ms` (milliseconds); `retryAfterMs` wins if both are given
  *   - `delayMs`: wait that long before answering; with `status` the error comes late, without
  *     `status` the request is then answered normally (lets a client's timeout fire).
+ *   - `hang`: `true` never answers: the request stays open until the client gives up on it or the
+ *     emulator closes (a hub that accepted the connection and went silent). Not combined with
+ *     `status` or `delayMs`.
  *
  * A malformed fixture is rejected with a {@link FixtureError} naming the offending index and field,
  * e.g. `twins[3].deviceId must be a non-empty string`.
@@ -82,6 +85,7 @@ export interface FaultSpec {
   retryAfterMs?: number;
   retryAfterSeconds?: number;
   delayMs?: number;
+  hang?: boolean;
   times?: number;
 }
 
@@ -406,7 +410,7 @@ function normalizeModel(raw: unknown, where: string): Obj {
 
 function normalizeFault(raw: unknown, where: string): FaultSpec {
   if (!isObject(raw)) fail(where, 'must be an object');
-  const known = new Set(['operation', 'match', 'page', 'status', 'retryAfterMs', 'retryAfterSeconds', 'delayMs', 'times']);
+  const known = new Set(['operation', 'match', 'page', 'status', 'retryAfterMs', 'retryAfterSeconds', 'delayMs', 'hang', 'times']);
   for (const key of Object.keys(raw)) if (!known.has(key)) fail(`${where}.${key}`, `is not a fault field (expected one of ${[...known].join(', ')})`);
   const fault: FaultSpec = {};
   const operation = optEnum<FaultOperation>(raw, 'operation', where, ['query:devices', 'query:devices.modules']);
@@ -425,7 +429,12 @@ function normalizeFault(raw: unknown, where: string): FaultSpec {
   if (delayMs !== undefined) fault.delayMs = delayMs;
   const times = optNumber(raw, 'times', where, { integer: true, min: 0 });
   if (times !== undefined) fault.times = times;
-  if (status === undefined && delayMs === undefined) fail(where, 'needs a status or a delayMs');
+  const hang = raw['hang'];
+  if (hang !== undefined && typeof hang !== 'boolean') fail(`${where}.hang`, 'must be a boolean');
+  if (hang === true) {
+    if (status !== undefined || delayMs !== undefined) fail(where, 'hangs: it cannot also have a status or a delayMs');
+    fault.hang = true;
+  } else if (status === undefined && delayMs === undefined) fail(where, 'needs a status or a delayMs (or hang: true)');
   return fault;
 }
 

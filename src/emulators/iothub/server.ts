@@ -331,6 +331,18 @@ export async function startIotHubEmulator(options: IotHubEmulatorOptions = {}): 
       sleepers.add(sleeper);
     });
 
+  /** Resolves only when the client goes away or the emulator closes: nothing is ever sent. */
+  const hung = new Set<() => void>();
+  const hangUp = (res: ServerResponse) =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        hung.delete(done);
+        resolve();
+      };
+      hung.add(done);
+      res.once('close', done);
+    });
+
   const handleQuery = async (req: IncomingMessage, res: ServerResponse) => {
     refresh();
     const body = await readBody(req);
@@ -381,6 +393,10 @@ export async function startIotHubEmulator(options: IotHubEmulatorOptions = {}): 
     }
 
     const fault = takeFault(operation, text, Math.floor(offset / pageSize) + 1);
+    if (fault?.hang) {
+      await hangUp(res);
+      return;
+    }
     if (fault) {
       if (fault.delayMs !== undefined && fault.delayMs > 0) {
         await sleep(fault.delayMs);
@@ -503,6 +519,7 @@ export async function startIotHubEmulator(options: IotHubEmulatorOptions = {}): 
         s.resolve();
       }
       sleepers.clear();
+      for (const done of [...hung]) done();
       closed = new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeAllConnections();

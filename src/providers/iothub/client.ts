@@ -1,8 +1,11 @@
-import { ApiCallCounter, ProviderError } from '../errors.js';
-import { backoffMs, DEFAULT_RETRY, delay, retryAfterMs, type RetryPolicy } from '../retry.js';
+import { formatDuration } from '../../duration.js';
+import { ApiCallCounter, ProviderError, type ProviderErrorKind } from '../errors.js';
+import { backoffMs, DEFAULT_RETRY, REAL_CLOCK, retryAfterMs, type Clock, type RetryPolicy } from '../retry.js';
 import { createSasToken, type IotHubCredentials } from './sas.js';
 
 export const IOTHUB_API_VERSION = '2021-04-12';
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+export const DEFAULT_PAGE_BUDGET_MS = 60_000;
 
 export interface IotHubClientOptions {
   readonly credentials: IotHubCredentials;
@@ -10,10 +13,28 @@ export interface IotHubClientOptions {
   readonly endpoint?: string;
   readonly pageSize?: number;
   readonly retry?: RetryPolicy;
+  /** One HTTP request, headers and body. */
   readonly requestTimeoutMs?: number;
+  /** One page, all its attempts and the waits between them: no page takes longer, whatever fails. */
+  readonly pageBudgetMs?: number;
+  readonly clock?: Clock;
   readonly calls?: ApiCallCounter;
   /** Called before each wait so the caller can log throttling. */
   readonly onRetry?: (info: { operation: string; attempt: number; waitMs: number; reason: string }) => void;
+}
+
+/** Why one attempt failed: `message` on its own (logged before a retry), `detail` within a page's give-up message. */
+interface AttemptFailure {
+  readonly kind: ProviderErrorKind;
+  readonly status?: number;
+  readonly message: string;
+  readonly detail: string;
+}
+
+interface FetchedPage<T> {
+  readonly items: T[];
+  /** The next page, already asked for; null on the last page. */
+  readonly next: Promise<FetchedPage<T>> | null;
 }
 
 /** A typed client of the IoT Hub query API over fetch: SAS auth, continuation paging, bounded retries. */
@@ -24,6 +45,8 @@ export class IotHubClient {
   private readonly pageSize: number;
   private readonly retry: RetryPolicy;
   private readonly timeoutMs: number;
+  private readonly budgetMs: number;
+  private readonly clock: Clock;
   private token: { value: string; expiresAt: number } | null = null;
 
   constructor(private readonly options: IotHubClientOptions) {
@@ -32,31 +55,36 @@ export class IotHubClient {
     this.base = (options.endpoint ?? `https://${options.credentials.hostName}`).replace(/\/+$/, '');
     this.pageSize = options.pageSize ?? 100;
     this.retry = options.retry ?? DEFAULT_RETRY;
-    this.timeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.budgetMs = options.pageBudgetMs ?? DEFAULT_PAGE_BUDGET_MS;
+    this.clock = options.clock ?? REAL_CLOCK;
   }
 
   /**
    * Runs a query and yields its pages in order; one HTTP request per page (plus retries). A page that
-   * fails past the retry budget throws, and the caller knows the listing is incomplete.
+   * fails past its retries or its time budget throws, and the caller knows the listing is incomplete.
    */
   async *queryPages<T = unknown>(query: string, operation = operationOf(query)): AsyncGenerator<T[]> {
-    let page = 1;
-    let next: Promise<Response> | null = this.post(query, null, operation, page);
+    let next: Promise<FetchedPage<T>> | null = this.fetchPage<T>(query, null, operation, 1);
     while (next) {
-      const response: Response = await next;
-      const continuation = response.headers.get('x-ms-continuation');
-      // The continuation is in the headers: ask for the next page now, so the hub prepares it while
-      // this one is parsed and mapped. Still one request per page, one page ahead at most.
-      next = continuation ? this.post(query, continuation, operation, page + 1) : null;
+      const page: FetchedPage<T> = await next;
+      next = page.next;
+      yield page.items;
+    }
+  }
+
+  private fetchPage<T>(query: string, continuation: string | null, operation: string, page: number): Promise<FetchedPage<T>> {
+    let next: Promise<FetchedPage<T>> | null | undefined;
+    // The continuation is in the headers: ask for the next page as soon as they arrive, so the hub
+    // prepares it while this one is read, parsed and mapped. Still one request per page, one page
+    // ahead at most.
+    const onContinuation = (token: string | null) => {
+      if (next !== undefined) return;
+      next = token ? this.fetchPage<T>(query, token, operation, page + 1) : null;
       // Its failure surfaces when it is awaited; this only keeps an abandoned one from crashing the process.
       next?.catch(() => undefined);
-      const body = (await response.json().catch(() => undefined)) as unknown;
-      if (!Array.isArray(body)) {
-        throw new ProviderError('iothub', 'protocol', `IoT Hub ${this.hubName}: page ${page} of ${operation} is not a JSON array`);
-      }
-      yield body as T[];
-      page++;
-    }
+    };
+    return this.post(query, continuation, operation, page, onContinuation).then((items) => ({ items: items as T[], next: next ?? null }));
   }
 
   private authorization(): string {
@@ -68,10 +96,27 @@ export class IotHubClient {
     return this.token.value;
   }
 
-  private async post(query: string, continuation: string | null, operation: string, page: number): Promise<Response> {
+  /** One page, its body parsed: retried within `maxRetries` and the page budget, never past either. */
+  private async post(
+    query: string,
+    continuation: string | null,
+    operation: string,
+    page: number,
+    onContinuation: (token: string | null) => void,
+  ): Promise<unknown[]> {
     const url = `${this.base}/devices/query?api-version=${IOTHUB_API_VERSION}`;
-    let waited = 0;
+    const deadline = this.clock.now() + this.budgetMs;
+    // An attempt left with a sliver of the budget cannot be answered in time: better to give up
+    // before the wait that would lead to it.
+    const minAttemptMs = Math.min(this.timeoutMs, this.budgetMs) / 10;
+    const giveUp = (failure: AttemptFailure, attempts: number, budgetSpent: boolean) => {
+      const after = `${budgetSpent ? `${formatDuration(this.budgetMs)} (budget) and ` : ''}${plural(attempts, 'attempt')}`;
+      const message = `IoT Hub ${this.hubName}: page ${page} of ${operation} gave up after ${after}: ${failure.detail}`;
+      return new ProviderError('iothub', failure.kind, message, failure.status);
+    };
     for (let attempt = 0; ; attempt++) {
+      // A wait that ends a little late can eat into the last attempt's time, never below 1 ms.
+      const timeoutMs = Math.max(1, Math.min(this.timeoutMs, deadline - this.clock.now()));
       const headers: Record<string, string> = {
         authorization: this.authorization(),
         'content-type': 'application/json; charset=utf-8',
@@ -80,61 +125,92 @@ export class IotHubClient {
       };
       if (continuation) headers['x-ms-continuation'] = continuation;
       this.calls.add(operation);
-      let failure: ProviderError;
+      let failure: AttemptFailure;
       let wait: number | null = null;
+      const timeout = this.clock.timeout(timeoutMs);
       try {
         const response = await fetch(url, {
           method: 'POST',
           headers,
           body: JSON.stringify({ query }),
-          signal: AbortSignal.timeout(this.timeoutMs),
+          // The body is read under the same signal: a hub that sends headers and then stalls is a
+          // hang too.
+          signal: timeout.signal,
         });
-        if (response.ok) return response;
+        if (response.ok) {
+          onContinuation(response.headers.get('x-ms-continuation'));
+          const body = await readJson(response);
+          if (!Array.isArray(body)) {
+            throw new ProviderError('iothub', 'protocol', `IoT Hub ${this.hubName}: page ${page} of ${operation} is not a JSON array`);
+          }
+          return body;
+        }
         await response.body?.cancel();
-        failure = this.httpError(response.status, operation, page);
-        if (!isRetryableStatus(response.status)) throw failure;
-        wait = retryAfterMs(response.headers);
+        failure = this.httpFailure(response.status, operation, page);
+        if (!isRetryableStatus(response.status)) throw toError(failure);
+        wait = retryAfterMs(response.headers, this.clock.now());
       } catch (error) {
-        if (error instanceof ProviderError && !isRetryableKind(error.kind)) throw error;
-        failure = error instanceof ProviderError ? error : this.networkError(error, operation, page);
+        if (error instanceof ProviderError) throw error;
+        failure = this.networkFailure(error, timeoutMs, operation, page);
+      } finally {
+        timeout.clear();
       }
+      if (attempt >= this.retry.maxRetries) throw giveUp(failure, attempt + 1, false);
+      const left = deadline - this.clock.now();
       const waitMs = wait ?? backoffMs(attempt, this.retry);
-      if (attempt >= this.retry.maxRetries || waited + waitMs > this.retry.maxWaitMs) {
-        throw new ProviderError(
-          'iothub',
-          failure.kind,
-          `${failure.message} (gave up after ${attempt + 1} attempt${attempt === 0 ? '' : 's'})`,
-          failure.status,
-        );
+      if (waitMs + minAttemptMs > left) {
+        if (wait !== null && minAttemptMs <= left) {
+          // Sleeping past the budget to honour the hub would break the bound, and retrying sooner
+          // would be throttled again: say so now rather than after a wait that cannot end well.
+          const detail = `${failure.detail}, and the hub asked to wait ${formatDuration(wait)} (Retry-After) with ${formatDuration(left)} left of the ${formatDuration(this.budgetMs)} page budget`;
+          throw giveUp({ ...failure, detail }, attempt + 1, false);
+        }
+        throw giveUp(failure, attempt + 1, true);
       }
       this.options.onRetry?.({ operation, attempt: attempt + 1, waitMs, reason: failure.message });
-      waited += waitMs;
-      await delay(waitMs);
+      await this.clock.sleep(waitMs);
     }
   }
 
-  private httpError(status: number, operation: string, page: number): ProviderError {
+  private httpFailure(status: number, operation: string, page: number): AttemptFailure {
     const where = `IoT Hub ${this.hubName}: ${operation} page ${page}`;
     if (status === 401 || status === 403) {
-      return new ProviderError(
-        'iothub',
-        'auth',
-        `IoT Hub ${this.hubName} refused the credentials (HTTP ${status}): check IOTHUB_CONNECTION_STRING (key name ${this.options.credentials.sharedAccessKeyName})`,
+      return {
+        kind: 'auth',
         status,
-      );
+        detail: `the credentials were refused (HTTP ${status})`,
+        message: `IoT Hub ${this.hubName} refused the credentials (HTTP ${status}): check IOTHUB_CONNECTION_STRING (key name ${this.options.credentials.sharedAccessKeyName})`,
+      };
     }
-    if (status === 429) return new ProviderError('iothub', 'throttled', `${where} throttled (HTTP 429)`, status);
-    if (status >= 500) return new ProviderError('iothub', 'server', `${where} failed with HTTP ${status}`, status);
-    return new ProviderError('iothub', 'bad-request', `${where} was rejected with HTTP ${status}`, status);
+    const detail =
+      status === 429 ? 'throttled (HTTP 429)' : status >= 500 ? `failed with HTTP ${status}` : `was rejected with HTTP ${status}`;
+    const kind: ProviderErrorKind = status === 429 ? 'throttled' : status >= 500 ? 'server' : 'bad-request';
+    return { kind, status, detail, message: `${where} ${detail}` };
   }
 
-  private networkError(error: unknown, operation: string, page: number): ProviderError {
+  private networkFailure(error: unknown, timeoutMs: number, operation: string, page: number): AttemptFailure {
     const e = error as { name?: string; cause?: { code?: string; errors?: Array<{ code?: string }> }; code?: string };
     if (e?.name === 'TimeoutError' || e?.name === 'AbortError') {
-      return new ProviderError('iothub', 'timeout', `IoT Hub ${this.hubName}: ${operation} page ${page} timed out after ${this.timeoutMs} ms`);
+      const detail = `timed out after ${formatDuration(timeoutMs)}`;
+      return { kind: 'timeout', detail, message: `IoT Hub ${this.hubName}: ${operation} page ${page} ${detail}` };
     }
     const code = e?.cause?.code ?? e?.cause?.errors?.[0]?.code ?? e?.code ?? 'network error';
-    return new ProviderError('iothub', 'unreachable', `IoT Hub ${this.hubName} is unreachable at ${this.base} (${code})`);
+    const detail = `unreachable at ${this.base} (${code})`;
+    return { kind: 'unreachable', detail, message: `IoT Hub ${this.hubName} is ${detail}` };
+  }
+}
+
+function toError(failure: AttemptFailure): ProviderError {
+  return new ProviderError('iothub', failure.kind, failure.message, failure.status);
+}
+
+/** A body that is not JSON is the hub's fault, not the network's: it is not retried. */
+async function readJson(response: Response): Promise<unknown> {
+  const text = await response.text();
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
   }
 }
 
@@ -142,8 +218,8 @@ function isRetryableStatus(status: number): boolean {
   return status === 429 || status === 500 || status === 502 || status === 503 || status === 504;
 }
 
-function isRetryableKind(kind: string): boolean {
-  return kind === 'throttled' || kind === 'server' || kind === 'timeout' || kind === 'unreachable';
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
 /** `query:devices` or `query:devices.modules`, the names the emulator counts under too. */
