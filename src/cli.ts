@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
-import { ConfigError, DEFAULT_PAGE_BUDGET, DEFAULT_REQUEST_TIMEOUT, resolveIotHubConfig, type CommonOptions, type IotHubOptions } from './config.js';
+import { DEFAULT_PAGE_BUDGET, DEFAULT_REQUEST_TIMEOUT, resolveIotHubConfig, type CommonOptions, type IotHubOptions } from './config.js';
 import { concentratorsInventory } from './commands/concentrators.js';
 import { devicesInventory } from './commands/devices.js';
 import { edgeInventory } from './commands/edge.js';
@@ -10,6 +10,8 @@ import { registerEmulate } from './commands/emulate.js';
 import { registerHistory } from './commands/history.js';
 import { registerMigrate } from './commands/migrate.js';
 import { EXIT } from './run/exit.js';
+import { exitCodeOf } from './run/exit-code.js';
+import { createLogger, type LogFormat } from './run/log.js';
 import { toleratePipeClose } from './run/stdout.js';
 
 function packageVersion(): string {
@@ -26,11 +28,27 @@ Exit codes:
   75  lock held, try later        78  configuration error
   130 interrupted by SIGINT       143 interrupted by SIGTERM (before the commit: nothing applied)`;
 
-export function buildProgram(setExitCode: (code: number) => void): Command {
+/**
+ * The log format asked for anywhere on the command line: every line on stderr honours it, from the
+ * first one (a usage error found before any command runs included).
+ */
+export function logFormatOf(argv: readonly string[]): LogFormat {
+  const at = argv.indexOf('--log-format');
+  const value = at >= 0 ? argv[at + 1] : argv.find((a) => a.startsWith('--log-format='))?.slice('--log-format='.length);
+  return value === 'json' ? 'json' : 'text';
+}
+
+export function buildProgram(setExitCode: (code: number) => void, logFormat: LogFormat = 'text'): Command {
+  const writeErr = (text: string) => {
+    if (logFormat === 'text') process.stderr.write(text);
+    else for (const line of text.split('\n')) if (line.trim() !== '') createLogger({ format: 'json' }).error(line.replace(/^error: /, ''));
+  };
   const program = new Command('portal-sync')
     .description("Keeps an IoT portal's SQL database in step with Azure IoT Hub, AWS IoT, Navixy and Cisco Jasper")
     .version(packageVersion(), '-V, --version')
-    .showHelpAfterError()
+    // One line and where to look, not the whole help: the error must stay visible in a cron mail.
+    .showHelpAfterError("(see 'portal-sync --help', or 'portal-sync <command> --help')")
+    .configureOutput({ writeErr })
     .addHelpText('after', EXIT_CODES_HELP)
     .exitOverride();
 
@@ -38,14 +56,10 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     try {
       setExitCode(await action());
     } catch (error) {
-      if (error instanceof ConfigError) {
-        process.stderr.write(`error: ${error.message}\n`);
-        setExitCode(EXIT.config);
-        return;
-      }
-      process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
-      if (process.env.PORTAL_SYNC_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
-      setExitCode(EXIT.failed);
+      const log = createLogger({ format: logFormat });
+      log.error(error instanceof Error ? error.message : String(error));
+      if (process.env.PORTAL_SYNC_DEBUG && error instanceof Error && error.stack) log.debug(error.stack);
+      setExitCode(exitCodeOf(error));
     }
   };
 
@@ -104,7 +118,8 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
 export async function main(argv: string[]): Promise<void> {
   toleratePipeClose(process.stdout);
   let exitCode = 0;
-  const program = buildProgram((code) => (exitCode = code));
+  const logFormat = logFormatOf(argv);
+  const program = buildProgram((code) => (exitCode = code), logFormat);
   try {
     await program.parseAsync(argv);
   } catch (error) {
@@ -113,8 +128,8 @@ export async function main(argv: string[]): Promise<void> {
       // option, bad choice) is a usage error.
       exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     } else {
-      process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
-      exitCode = EXIT.failed;
+      createLogger({ format: logFormat }).error(error instanceof Error ? error.message : String(error));
+      exitCode = exitCodeOf(error);
     }
   }
   process.exitCode = exitCode;

@@ -7,8 +7,16 @@ import type { LogFormat } from './run/log.js';
 import { DEFAULT_RETRY } from './providers/retry.js';
 import { DurationError, formatDuration, parseDuration } from './duration.js';
 
-/** Bad configuration: exit 78. Messages never quote a secret. */
+/** Bad configuration (the environment, credentials, paths): exit 78. Messages never quote a secret. */
 export class ConfigError extends Error {}
+
+/** A bad value typed on the command line (a flag's value): exit 64, as an unknown option is. */
+export class UsageError extends Error {}
+
+/** The error for a bad value, by where it came from: a flag is a usage error, the environment is configuration. */
+function badValue(from: 'flag' | 'env', message: string): Error {
+  return from === 'flag' ? new UsageError(message) : new ConfigError(message);
+}
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -51,37 +59,41 @@ export function resolveDb(option: string | undefined, env: Env): DbTarget {
   try {
     return parseDbUrl(url);
   } catch (error) {
-    if (error instanceof DbUrlError) throw new ConfigError(error.message);
+    if (error instanceof DbUrlError) throw badValue(option === undefined ? 'env' : 'flag', error.message);
     throw error;
   }
 }
 
 export function resolveLogFormat(value: string | undefined): LogFormat {
   const format = value ?? 'text';
-  if (format !== 'text' && format !== 'json') throw new ConfigError(`--log-format must be text or json, got "${format}"`);
+  if (format !== 'text' && format !== 'json') throw new UsageError(`--log-format must be text or json, got "${format}"`);
   return format;
 }
 
 export function resolvePassConfig(command: string, opts: CommonOptions, env: Env, stdoutIsTty: boolean): PassConfig {
   const db = resolveDb(opts.db, env);
   const lock = opts.lock ?? env.PORTAL_SYNC_LOCK ?? 'file';
-  if (lock !== 'file' && lock !== 'postgres') throw new ConfigError(`--lock must be file or postgres, got "${lock}"`);
+  const lockFrom = opts.lock === undefined ? 'env' : 'flag';
+  if (lock !== 'file' && lock !== 'postgres') {
+    throw badValue(lockFrom, `${lockFrom === 'flag' ? '--lock' : 'PORTAL_SYNC_LOCK'} must be file or postgres, got "${lock}"`);
+  }
   if (lock === 'postgres' && db.client !== 'postgres') {
-    throw new ConfigError('--lock postgres needs a PostgreSQL --db: the advisory lock lives in the portal database');
+    throw badValue(lockFrom, '--lock postgres needs a PostgreSQL --db: the advisory lock lives in the portal database');
   }
   const maxShare = opts.maxDeleteShare === undefined ? DEFAULT_MASS_DELETE.maxShare : Number(opts.maxDeleteShare);
   if (!Number.isFinite(maxShare) || maxShare < 0 || maxShare > 1) {
-    throw new ConfigError('--max-delete-share must be a number between 0 and 1');
+    throw new UsageError('--max-delete-share must be a number between 0 and 1');
   }
   const maxRows = opts.maxRows === undefined ? 50 : Number(opts.maxRows);
-  if (!Number.isInteger(maxRows) || maxRows < 0) throw new ConfigError('--max-rows must be a whole number');
+  if (!Number.isInteger(maxRows) || maxRows < 0) throw new UsageError('--max-rows must be a whole number');
   const pushgateway = opts.pushgateway ?? env.PORTAL_SYNC_PUSHGATEWAY ?? null;
   if (pushgateway !== null) {
     try {
       const url = new URL(pushgateway);
       if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error();
     } catch {
-      throw new ConfigError('--pushgateway must be an http(s) URL');
+      const from = opts.pushgateway === undefined ? 'env' : 'flag';
+      throw badValue(from, `${from === 'flag' ? '--pushgateway' : 'PORTAL_SYNC_PUSHGATEWAY'} must be an http(s) URL`);
     }
   }
   const lockStaleMs = env.PORTAL_SYNC_LOCK_STALE_MS === undefined ? 30_000 : Number(env.PORTAL_SYNC_LOCK_STALE_MS);
@@ -133,11 +145,11 @@ function resolveDuration(option: string, value: string): number {
   try {
     ms = parseDuration(value);
   } catch (error) {
-    if (error instanceof DurationError) throw new ConfigError(`${option}: ${error.message}`);
+    if (error instanceof DurationError) throw new UsageError(`${option}: ${error.message}`);
     throw error;
   }
-  if (ms <= 0) throw new ConfigError(`${option} must be longer than 0 ms, got "${value}"`);
-  if (ms > MAX_DURATION_MS) throw new ConfigError(`${option} must be at most ${formatDuration(MAX_DURATION_MS)}, got "${value}"`);
+  if (ms <= 0) throw new UsageError(`${option} must be longer than 0 ms, got "${value}"`);
+  if (ms > MAX_DURATION_MS) throw new UsageError(`${option} must be at most ${formatDuration(MAX_DURATION_MS)}, got "${value}"`);
   return ms;
 }
 
@@ -160,9 +172,9 @@ export function resolveIotHubConfig(opts: IotHubOptions, env: Env): IotHubConfig
     }
   }
   const pageSize = opts.pageSize === undefined ? 100 : Number(opts.pageSize);
-  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) throw new ConfigError('--page-size must be a whole number from 1 to 1000');
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) throw new UsageError('--page-size must be a whole number from 1 to 1000');
   const maxRetries = opts.maxRetries === undefined ? DEFAULT_RETRY.maxRetries : Number(opts.maxRetries);
-  if (!Number.isInteger(maxRetries) || maxRetries < 0 || maxRetries > 20) throw new ConfigError('--max-retries must be a whole number from 0 to 20');
+  if (!Number.isInteger(maxRetries) || maxRetries < 0 || maxRetries > 20) throw new UsageError('--max-retries must be a whole number from 0 to 20');
   const requestTimeoutMs = resolveDuration('--request-timeout', opts.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT);
   const pageBudgetMs = resolveDuration('--page-budget', opts.pageBudget ?? DEFAULT_PAGE_BUDGET);
   return { credentials, endpoint, pageSize, maxRetries, requestTimeoutMs, pageBudgetMs };

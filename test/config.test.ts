@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, resolveDb, resolveIotHubConfig, resolvePassConfig } from '../src/config.js';
+import { ConfigError, resolveDb, resolveIotHubConfig, resolvePassConfig, UsageError } from '../src/config.js';
 
 describe('configuration', () => {
   it('takes --db, then PORTAL_SYNC_DB, then DATABASE_URL, then the embedded default', () => {
@@ -25,7 +25,15 @@ describe('configuration', () => {
 
   it('needs a PostgreSQL database for the advisory lock, and checks option values', () => {
     const pass = (opts: Record<string, unknown>, env: Record<string, string> = {}) => resolvePassConfig('devices', opts, env, false);
-    expect(() => pass({ lock: 'postgres' })).toThrow(ConfigError);
+    // A bad value typed as a flag is a usage error (64); the same value from the environment is configuration (78).
+    expect(() => pass({ lock: 'postgres' })).toThrow(UsageError);
+    expect(() => pass({}, { PORTAL_SYNC_LOCK: 'postgres' })).toThrow(ConfigError);
+    expect(() => pass({ lock: 'bogus' })).toThrow(UsageError);
+    expect(() => pass({}, { PORTAL_SYNC_LOCK: 'bogus' })).toThrow(/^PORTAL_SYNC_LOCK must be file or postgres/);
+    expect(() => pass({}, { PORTAL_SYNC_LOCK: 'bogus' })).toThrow(ConfigError);
+    expect(() => pass({}, { PORTAL_SYNC_PUSHGATEWAY: 'ftp://x' })).toThrow(/^PORTAL_SYNC_PUSHGATEWAY must be an http\(s\) URL/);
+    expect(() => pass({ db: 'mysql://h/db' })).toThrow(UsageError);
+    expect(() => pass({}, { PORTAL_SYNC_DB: 'mysql://h/db' })).toThrow(ConfigError);
     expect(pass({ lock: 'postgres', db: 'postgres://u@h/db' }).lock).toBe('postgres');
     expect(() => pass({ maxDeleteShare: '1.5' })).toThrow(/between 0 and 1/);
     expect(() => pass({ pushgateway: 'ftp://x' })).toThrow(/http\(s\) URL/);
@@ -62,7 +70,7 @@ describe('configuration', () => {
     const env = { IOTHUB_CONNECTION_STRING: 'HostName=h.azure-devices.net;SharedAccessKeyName=reader;SharedAccessKey=c2VjcmV0' };
     expect(resolveIotHubConfig({}, env)).toMatchObject({ requestTimeoutMs: 30_000, pageBudgetMs: 60_000 });
     expect(resolveIotHubConfig({ requestTimeout: '500ms', pageBudget: '2m' }, env)).toMatchObject({ requestTimeoutMs: 500, pageBudgetMs: 120_000 });
-    expect(() => resolveIotHubConfig({ requestTimeout: '30' }, env)).toThrow(ConfigError);
+    expect(() => resolveIotHubConfig({ requestTimeout: '30' }, env)).toThrow(UsageError);
     expect(() => resolveIotHubConfig({ requestTimeout: '30' }, env)).toThrow(/^--request-timeout: "30" is not a duration/);
     expect(() => resolveIotHubConfig({ pageBudget: 'soon' }, env)).toThrow(/^--page-budget: "soon" is not a duration/);
     expect(() => resolveIotHubConfig({ pageBudget: '0s' }, env)).toThrow(/^--page-budget must be longer than 0 ms/);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ConfigError, resolveDb } from '../config.js';
+import { ConfigError, resolveDb, UsageError } from '../config.js';
 import type { Fixture } from '../emulators/iothub/index.js';
 import { describeDbError, openKnex } from '../store/db.js';
 import { migrateLatest } from '../store/migrate.js';
@@ -30,18 +30,18 @@ export function registerEmulate(program: Command, run: (action: () => Promise<nu
 async function emulate(opts: EmulateOptions): Promise<number> {
   // The emulators are loaded only by this command, never by a pass.
   const { generateFleet, parseGenerateSpec, startIotHubEmulator } = await import('../emulators/iothub/index.js');
-  if (!opts.fixture && !opts.generate) throw new ConfigError('emulate needs --fixture <file> or --generate <spec>');
-  if (opts.fixture && opts.generate) throw new ConfigError('emulate takes --fixture or --generate, not both');
+  if (!opts.fixture && !opts.generate) throw new UsageError('emulate needs --fixture <file> or --generate <spec>');
+  if (opts.fixture && opts.generate) throw new UsageError('emulate takes --fixture or --generate, not both');
   let fixture: Fixture | undefined;
   if (opts.generate) {
     try {
       fixture = generateFleet(parseGenerateSpec(opts.generate));
     } catch (error) {
-      throw new ConfigError(`--generate: ${(error as Error).message}`);
+      throw new UsageError(`--generate: ${(error as Error).message}`);
     }
   }
   const port = opts.port === undefined ? undefined : Number(opts.port);
-  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new ConfigError('--port must be a port number');
+  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new UsageError('--port must be a port number');
   let emulator;
   try {
     emulator = await startIotHubEmulator({ fixturePath: opts.fixture, fixture, port, host: opts.host });

@@ -1,6 +1,6 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import Table from 'cli-table3';
-import { ConfigError, resolveDb } from '../config.js';
+import { ConfigError, resolveDb, UsageError } from '../config.js';
 import { describeDbError, openKnex } from '../store/db.js';
 import { migrateLatest } from '../store/migrate.js';
 import { getRun, listEvents, listRuns, type StoredEvent, type StoredRun } from '../store/runlog.js';
@@ -31,6 +31,7 @@ export function registerHistory(program: Command, run: (action: () => Promise<nu
     .option('--since <date>', 'from this date or ISO instant')
     .option('--until <date>', 'before this date or ISO instant')
     .option('--limit <n>', 'at most this many rows', '20')
+    .addOption(new Option('--log-format <format>', 'errors on stderr as text or json lines').choices(['text', 'json']).default('text'))
     .option('--json', 'print JSON on stdout')
     .addHelpText(
       'after',
@@ -42,11 +43,11 @@ export function registerHistory(program: Command, run: (action: () => Promise<nu
 async function history(opts: HistoryOptions): Promise<number> {
   const target = resolveDb(opts.db, process.env);
   const limit = Number(opts.limit ?? 20);
-  if (!Number.isInteger(limit) || limit < 1) throw new ConfigError('--limit must be a positive whole number');
+  if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit must be a positive whole number');
   const since = parseDate(opts.since, '--since');
   const until = parseDate(opts.until, '--until');
   const runId = opts.run === undefined ? undefined : Number(opts.run);
-  if (runId !== undefined && !Number.isInteger(runId)) throw new ConfigError('--run must be a run id (a number)');
+  if (runId !== undefined && !Number.isInteger(runId)) throw new UsageError('--run must be a run id (a number)');
   const db = openKnex(target);
   try {
     await migrateLatest(db);
@@ -74,8 +75,7 @@ async function history(opts: HistoryOptions): Promise<number> {
     else process.stdout.write((runs.length ? runTable(runs) : 'No runs recorded yet.') + '\n');
     return EXIT.ok;
   } catch (error) {
-    process.stderr.write(`error: ${describeDbError(target, error)}\n`);
-    return EXIT.failed;
+    throw new Error(`cannot read the run log in ${target.display}: ${describeDbError(target, error)}`, { cause: error });
   } finally {
     await db.destroy();
   }
@@ -84,7 +84,7 @@ async function history(opts: HistoryOptions): Promise<number> {
 function parseDate(value: string | undefined, flag: string): Date | undefined {
   if (value === undefined) return undefined;
   const date = new Date(value);
-  if (Number.isNaN(date.getTime())) throw new ConfigError(`${flag} must be a date such as 2026-11-23 or an ISO instant`);
+  if (Number.isNaN(date.getTime())) throw new UsageError(`${flag} must be a date such as 2026-11-23 or an ISO instant`);
   return date;
 }
 

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { resolveDb } from '../config.js';
 import { describeDbError, openKnex } from '../store/db.js';
 import { migrateLatest } from '../store/migrate.js';
@@ -9,6 +9,7 @@ export function registerMigrate(program: Command, run: (action: () => Promise<nu
     .command('migrate')
     .description('apply pending schema migrations to the portal database (every pass also does this first)')
     .option('--db <url>', 'portal database: sqlite:<path> or postgres://... (env PORTAL_SYNC_DB, then DATABASE_URL)')
+    .addOption(new Option('--log-format <format>', 'errors on stderr as text or json lines').choices(['text', 'json']).default('text'))
     .option('--json', 'print {"applied": [...]} on stdout')
     .action((opts: { db?: string; json?: boolean }) =>
       run(async () => {
@@ -21,8 +22,7 @@ export function registerMigrate(program: Command, run: (action: () => Promise<nu
           else process.stdout.write(`${target.display}: applied ${applied.join(', ')}\n`);
           return EXIT.ok;
         } catch (error) {
-          process.stderr.write(`error: cannot migrate ${target.display}: ${describeDbError(target, error)}\n`);
-          return EXIT.failed;
+          throw new Error(`cannot migrate ${target.display}: ${describeDbError(target, error)}`, { cause: error });
         } finally {
           await db.destroy();
         }

@@ -8,6 +8,7 @@ import { recordRun, type RunEvent, type RunStatus } from '../store/runlog.js';
 import type { ApplyOutcome } from '../store/types.js';
 import type { PassConfig } from '../config.js';
 import { EXIT, type PassStatus } from './exit.js';
+import { exitCodeOf } from './exit-code.js';
 import type { Inventory } from './inventory.js';
 import { acquireFileLock, acquirePostgresLock, LockHeldError, type HeldLock } from './lock.js';
 import type { Logger } from './log.js';
@@ -106,7 +107,7 @@ export async function runPass(
       }
     } catch (error) {
       if (error instanceof PassFailure) throw error;
-      const exitCode = dbExitCode(error);
+      const exitCode = exitCodeOf(error);
       throw new PassFailure(`cannot prepare the database ${target.display}: ${describeDbError(target, error)}`, exitCode, exitCode !== EXIT.unavailable);
     }
     return await reconcile(inventory, config, log, db, lock, startedAt, finish, interruption);
@@ -145,7 +146,7 @@ async function reconcile(
   const { listing, pages } = await fetchRemote(inventory, db, log, config.progress, planner, interruption);
   checkInterrupted(interruption);
   if (!listing.complete && pages === 0) {
-    throw new PassFailure(listing.reason, listingExitCode(listing.error));
+    throw new PassFailure(listing.reason, exitCodeOf(listing.error));
   }
   const plan = planner.finish(listing.complete ? { complete: true } : listing);
   const listingError = listing.complete ? null : listing.reason;
@@ -268,26 +269,6 @@ function exitCodeFor(status: PassStatus, changed: boolean, config: PassConfig): 
   if (status === 'partial') return EXIT.partial;
   if (status === 'refused' || status === 'failed') return EXIT.failed;
   return changed && config.detailedExitcode ? EXIT.changes : EXIT.ok;
-}
-
-function listingExitCode(error: unknown): number {
-  if (error instanceof ProviderError) {
-    if (error.kind === 'auth') return EXIT.config;
-    if (error.kind === 'unreachable' || error.kind === 'timeout') return EXIT.unavailable;
-  }
-  return EXIT.failed;
-}
-
-function dbExitCode(error: unknown): number {
-  const { code, name, message } = (error ?? {}) as { code?: string; name?: string; message?: string };
-  const unreachable =
-    code === 'ECONNREFUSED' ||
-    code === 'ENOTFOUND' ||
-    code === 'ETIMEDOUT' ||
-    code === '3D000' || // database does not exist
-    name === 'KnexTimeoutError' ||
-    /timeout expired|Connection terminated/i.test(message ?? '');
-  return unreachable ? EXIT.unavailable : EXIT.failed;
 }
 
 function guardMessage(plan: Plan): string {
