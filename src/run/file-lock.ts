@@ -6,6 +6,7 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import lockfile, { type LockOptions } from 'proper-lockfile';
+import { ensureDir } from '../store/ensure-dir.js';
 import { errorCode, errorMessage } from './errors.js';
 import { LockHeldError, type HeldLock, type LockInfo } from './lock.js';
 
@@ -134,7 +135,7 @@ export async function acquireFileLock(opts: FileLockOptions): Promise<HeldLock> 
   const { command } = opts;
   const staleMs = opts.staleMs ?? 30_000;
   const p = filePaths(command, opts.lockDir);
-  await fsp.mkdir(p.dir, { recursive: true });
+  ensureDir(p.dir);
 
   let compromisedError: Error | null = null;
   const lockOptions: LockOptions = {
