@@ -1,20 +1,38 @@
 /**
  * A file lock (proper-lockfile) in a lock directory: protects runs on one host, or on hosts that
  * share the lock directory's volume. Across Kubernetes pods, use the PostgreSQL advisory lock.
+ *
+ * The lock is the directory `<stem>.lock`, an owned directory (owned-dir.ts): it names its holder
+ * (pid, host, since) from the moment it exists. A run killed at any point of taking the lock thus
+ * leaves either no lock or a lock whose holder is known, and when that holder is a dead process
+ * of this host the next run removes the lock at once (under the guard, lock-guard.ts).
+ * proper-lockfile puts the directory in place and takes it away through an `fs` adapter, and
+ * keeps refreshing its mtime: that is how runs on another host, which cannot check our pid, tell
+ * a live lock from a dead one.
  */
-import { promises as fsp } from 'node:fs';
-import os from 'node:os';
+import fs from 'node:fs';
 import path from 'node:path';
 import lockfile, { type LockOptions } from 'proper-lockfile';
 import { ensureDir } from '../store/ensure-dir.js';
 import { errorCode, errorMessage } from './errors.js';
+import { withGuard } from './lock-guard.js';
+import { lockTestPoint } from './lock-test-point.js';
 import { LockHeldError, type HeldLock, type LockInfo } from './lock.js';
-
-interface OwnerRecord {
-  pid: number;
-  hostname: string;
-  since: string;
-}
+import {
+  inspectOwned,
+  isAbandoned,
+  markHeld,
+  newOwner,
+  placeOwned,
+  prepareOwned,
+  readOwner,
+  removeOwned,
+  removeOwnedSync,
+  sameIncarnation,
+  sweepLeftovers,
+  type OwnedState,
+  type Owner,
+} from './owned-dir.js';
 
 export interface FileLockOptions {
   command: string;
@@ -23,18 +41,13 @@ export interface FileLockOptions {
   staleMs?: number;
 }
 
-/** Lock-directory paths (absolute) held by this process, to tell our own pid from a recycled one. */
-const heldInThisProcess = new Set<string>();
-
-const GUARD_STALE_MS = 10_000;
-const GUARD_ATTEMPTS = 200;
-const GUARD_DELAY_MS = 10;
-
 /** A command name as a safe file name (`metrics push` -> `metrics-push`). */
 function fileStem(command: string): string {
   const stem = command.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[.-]+/, '');
   return stem || 'command';
 }
+
+type LockPaths = ReturnType<typeof filePaths>;
 
 function filePaths(command: string, lockDir: string) {
   const dir = path.resolve(lockDir);
@@ -43,27 +56,15 @@ function filePaths(command: string, lockDir: string) {
     dir,
     /** The "locked file" as far as proper-lockfile is concerned; it never has to exist. */
     target: path.join(dir, stem),
-    /** The directory proper-lockfile creates atomically with mkdir: its existence is the lock. */
+    /** The lock: exists while held, owner record inside. */
     lockPath: path.join(dir, `${stem}.lock`),
-    owner: path.join(dir, `${stem}.owner.json`),
-    /** Short-lived mutex serialising "acquire + write owner" and dead-owner recovery. */
     guard: path.join(dir, `${stem}.lock.guard`),
+    /** Where earlier versions of portal-sync recorded the owner: beside their (empty) lock directory. */
+    earlierOwner: path.join(dir, `${stem}.owner.json`),
   };
 }
 
-async function readOwner(ownerPath: string): Promise<OwnerRecord | null> {
-  try {
-    const parsed: unknown = JSON.parse(await fsp.readFile(ownerPath, 'utf8'));
-    if (!parsed || typeof parsed !== 'object') return null;
-    const o = parsed as Record<string, unknown>;
-    if (typeof o.pid !== 'number' || typeof o.hostname !== 'string' || typeof o.since !== 'string') return null;
-    return { pid: o.pid, hostname: o.hostname, since: o.since };
-  } catch {
-    return null;
-  }
-}
-
-function ownerInfo(command: string, owner: OwnerRecord | null): LockInfo {
+function ownerInfo(command: string, owner: Owner | null): LockInfo {
   if (!owner) return { command, since: null, holder: null };
   const since = new Date(owner.since);
   return {
@@ -73,62 +74,74 @@ function ownerInfo(command: string, owner: OwnerRecord | null): LockInfo {
   };
 }
 
-/** True when `pid` certainly does not run any more (on this host). */
-function pidIsDead(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (err) {
-    // EPERM: it exists, it just belongs to someone else.
-    return errorCode(err) === 'ESRCH';
-  }
+/** The lock as it is now; the owner of an earlier version's lock is in the record beside it. */
+async function inspectLock(p: LockPaths): Promise<{ state: OwnedState; owner: Owner | null } | null> {
+  const state = await inspectOwned(p.lockPath);
+  if (!state) return null;
+  return { state, owner: state.owner ?? (await readOwner(p.earlierOwner)) };
 }
-
-/** An owner record that names a process on this host that no longer holds the lock. */
-function ownerIsGone(owner: OwnerRecord | null, lockPath: string): boolean {
-  if (!owner || owner.hostname !== os.hostname()) return false;
-  if (owner.pid === process.pid) {
-    // Our own pid: either we hold it (then it's not stale), or the record is from an earlier
-    // incarnation with the same pid (a restarted container where we are pid 1 again).
-    return !heldInThisProcess.has(lockPath);
-  }
-  return pidIsDead(owner.pid);
-}
-
-const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
- * Run `fn` while holding the guard directory. The guard is held for a few milliseconds only
- * (mkdir + write a small file), so waiting for it is bounded and short; a guard left behind by a
- * crash is considered stale after GUARD_STALE_MS. Returns undefined when the guard could not be had.
+ * The file system as proper-lockfile sees it: its mkdir of the lock directory puts our owned
+ * directory in place, its rmdir (release, and its exit hook) takes it away only while it is ours.
  */
-async function withGuard<T>(guard: string, fn: () => Promise<T>): Promise<{ value: T } | undefined> {
-  let acquired = false;
-  for (let attempt = 0; attempt < GUARD_ATTEMPTS && !acquired; attempt++) {
+function lockFs(lockPath: string, owner: Owner & { token: string }) {
+  const ours = (s: OwnedState) => s.owner?.token === owner.token;
+  const put = async (): Promise<boolean> => {
+    const prepared = await prepareOwned(lockPath, owner);
+    lockTestPoint('prepared');
+    const placed = await placeOwned(prepared, lockPath);
+    if (placed) lockTestPoint('created');
+    return placed;
+  };
+  return {
+    stat: fs.stat,
+    utimes: fs.utimes,
+    realpath: fs.realpath,
+    mkdir(p: string, callback: (err: Error | null) => void): void {
+      if (p !== lockPath) return void fs.mkdir(p, callback);
+      put().then(
+        // Not EEXIST: on EEXIST proper-lockfile judges staleness and removes the lock itself,
+        // outside the guard. Every judgement is made here instead.
+        (placed) => callback(placed ? null : Object.assign(new Error(`${lockPath} exists`), { code: 'ELOCKED' })),
+        (err: Error) => callback(err),
+      );
+    },
+    rmdir(p: string, callback: (err: Error | null) => void): void {
+      if (p !== lockPath) return void fs.rmdir(p, callback);
+      removeOwned(lockPath, ours).then(() => callback(null), (err: Error) => callback(err));
+    },
+    rmdirSync(p: string): void {
+      if (p !== lockPath) return fs.rmdirSync(p);
+      removeOwnedSync(lockPath, owner.token);
+    },
+  };
+}
+
+/**
+ * Takes the lock, or removes it first when it is abandoned (isAbandoned). Three rounds at most:
+ * take it; else remove the abandoned one and take it; else someone else was quicker.
+ */
+async function take(p: LockPaths, command: string, staleMs: number, options: LockOptions): Promise<() => Promise<void>> {
+  let lastOwner: Owner | null = null;
+  for (let round = 0; round < 3; round++) {
     try {
-      await fsp.mkdir(guard);
-      acquired = true;
+      return await lockfile.lock(p.target, options);
     } catch (err) {
-      if (errorCode(err) !== 'EEXIST') throw err;
-      try {
-        const st = await fsp.stat(guard);
-        if (st.mtimeMs < Date.now() - GUARD_STALE_MS) {
-          await fsp.rmdir(guard).catch(() => undefined);
-          continue;
-        }
-      } catch {
-        continue; // vanished meanwhile: try again at once
+      if (errorCode(err) !== 'ELOCKED') {
+        throw new Error(`cannot take the lock of portal-sync ${command} in ${p.dir}: ${errorMessage(err)}`, { cause: err });
       }
-      await delay(GUARD_DELAY_MS);
     }
+    const seen = await inspectLock(p);
+    if (!seen) continue; // released meanwhile
+    lastOwner = seen.owner;
+    if (!isAbandoned(seen.state, seen.owner, staleMs)) break;
+    // Only the very lock judged abandoned is removed: not one a live run has put in its place since.
+    const guarded = await withGuard(p.guard, () => removeOwned(p.lockPath, (now) => sameIncarnation(now, seen.state)));
+    if (!guarded) break; // another run is removing it right now, and will hold the lock next
   }
-  if (!acquired) return undefined;
-  try {
-    return { value: await fn() };
-  } finally {
-    await fsp.rmdir(guard).catch(() => undefined);
-  }
+  const now = await inspectLock(p);
+  throw new LockHeldError(ownerInfo(command, now?.owner ?? lastOwner));
 }
 
 export async function acquireFileLock(opts: FileLockOptions): Promise<HeldLock> {
@@ -137,15 +150,17 @@ export async function acquireFileLock(opts: FileLockOptions): Promise<HeldLock> 
   const p = filePaths(command, opts.lockDir);
   ensureDir(p.dir);
 
+  const owner = newOwner();
   let compromisedError: Error | null = null;
-  const lockOptions: LockOptions = {
+  const options: LockOptions = {
     realpath: false,
     lockfilePath: p.lockPath,
     retries: 0,
     stale: staleMs,
     update: Math.floor(staleMs / 3),
+    fs: lockFs(p.lockPath, owner),
     onCompromised: (err: Error) => {
-      heldInThisProcess.delete(p.lockPath);
+      markHeld(owner.token, false);
       compromisedError ??= new Error(
         `the lock of portal-sync ${command} (${p.lockPath}) was lost while the pass was running: ${err.message}`,
         { cause: err },
@@ -153,73 +168,33 @@ export async function acquireFileLock(opts: FileLockOptions): Promise<HeldLock> 
     },
   };
 
-  const tryOnce = async (): Promise<{ release: () => Promise<void>; owner: OwnerRecord } | { held: true }> => {
-    let release: () => Promise<void>;
-    try {
-      release = await lockfile.lock(p.target, lockOptions);
-    } catch (err) {
-      if (errorCode(err) === 'ELOCKED') return { held: true };
-      throw new Error(`cannot take the lock of portal-sync ${command} in ${p.dir}: ${errorMessage(err)}`, { cause: err });
-    }
-    heldInThisProcess.add(p.lockPath);
-    const owner: OwnerRecord = { pid: process.pid, hostname: os.hostname(), since: new Date().toISOString() };
-    try {
-      const tmp = `${p.owner}.${process.pid}.tmp`;
-      await fsp.writeFile(tmp, `${JSON.stringify(owner)}\n`);
-      await fsp.rename(tmp, p.owner);
-    } catch (err) {
-      heldInThisProcess.delete(p.lockPath);
-      await release().catch(() => undefined);
-      throw new Error(`cannot record the owner of the portal-sync ${command} lock in ${p.owner}: ${errorMessage(err)}`, {
-        cause: err,
-      });
-    }
-    return { release, owner };
-  };
+  // Marked before the lock exists: another acquisition in this process must see a live owner.
+  markHeld(owner.token, true);
+  let release: () => Promise<void>;
+  try {
+    release = await take(p, command, staleMs, options);
+  } catch (err) {
+    markHeld(owner.token, false);
+    throw err;
+  }
+  // What killed runs of this host left beside the lock (sweepLeftovers checks they are dead), and,
+  // with the lock ours now, any owner record of an earlier version is stale too.
+  await sweepLeftovers(p.lockPath, p.guard);
+  await fs.promises.rm(p.earlierOwner, { force: true }).catch(() => undefined);
 
-  const attempt = async () => {
-    const guarded = await withGuard(p.guard, async () => {
-      const first = await tryOnce();
-      if (!('held' in first)) return first;
-      // Held. If the owner record names a process on this host that is gone (a crash, SIGKILL,
-      // OOM kill), do not wait for the mtime to go stale: remove the dead lock and try once more.
-      // The guard makes sure no other process acquires in between (its owner record would not be
-      // written yet, and we would remove a live lock).
-      const owner = await readOwner(p.owner);
-      if (!ownerIsGone(owner, p.lockPath)) return { held: true as const, owner };
-      await fsp.rm(p.owner, { force: true });
-      await fsp.rm(p.lockPath, { recursive: true, force: true });
-      const second = await tryOnce();
-      if (!('held' in second)) return second;
-      return { held: true as const, owner: await readOwner(p.owner) };
-    });
-    if (!guarded) return { held: true as const, owner: await readOwner(p.owner) };
-    return guarded.value;
-  };
-
-  const result = await attempt();
-  if ('held' in result) throw new LockHeldError(ownerInfo(command, result.owner));
-
-  const { owner } = result;
   let released: Promise<void> | null = null;
   return {
     kind: 'file',
     compromised: () => compromisedError,
     release: () => {
       released ??= (async () => {
-        heldInThisProcess.delete(p.lockPath);
-        // Owner record first: a lock directory without an owner record is never "recovered".
-        const current = await readOwner(p.owner);
-        if (current && current.pid === owner.pid && current.hostname === owner.hostname && current.since === owner.since) {
-          await fsp.rm(p.owner, { force: true });
-        }
         try {
-          await result.release();
+          await release();
         } catch (err) {
           // Already gone (compromised): nothing left to release.
-          if (errorCode(err) !== 'ERELEASED' && errorCode(err) !== 'ENOTACQUIRED' && errorCode(err) !== 'ENOENT') {
-            throw err;
-          }
+          if (errorCode(err) !== 'ERELEASED' && errorCode(err) !== 'ENOTACQUIRED' && errorCode(err) !== 'ENOENT') throw err;
+        } finally {
+          markHeld(owner.token, false);
         }
       })();
       return released;
