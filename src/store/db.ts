@@ -1,7 +1,7 @@
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
-import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { ensureDir } from './ensure-dir.js';
 
 // COUNT(*) and bigint columns (versions) come back from pg as strings; they fit a double in practice.
 pg.types.setTypeParser(20, (value) => Number(value));
@@ -65,7 +65,7 @@ const quiet = { warn() {}, error() {}, deprecate() {}, debug() {} };
 
 function createKnex(target: DbTarget): Knex {
   if (target.client === 'sqlite') {
-    if (target.filename !== ':memory:') mkdirSync(dirname(target.filename!), { recursive: true });
+    if (target.filename !== ':memory:') ensureDir(dirname(target.filename!));
     return knexFactory({
       client: 'better-sqlite3',
       log: quiet,

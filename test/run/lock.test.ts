@@ -65,7 +65,8 @@ describe('file lock', () => {
     expect(lock.kind).toBe('file');
     expect(lock.compromised()).toBeNull();
     expect(existsSync(path.join(lockDir, 'devices.lock'))).toBe(true);
-    const owner = JSON.parse(await fsp.readFile(path.join(lockDir, 'devices.owner.json'), 'utf8'));
+    // The owner record is inside the lock directory: the two come into existence together.
+    const owner = JSON.parse(await fsp.readFile(path.join(lockDir, 'devices.lock', 'owner.json'), 'utf8'));
     expect(owner).toMatchObject({ pid: process.pid, hostname: os.hostname() });
     expect(new Date(owner.since).getTime()).toBeLessThanOrEqual(Date.now());
 
@@ -102,53 +103,68 @@ describe('file lock', () => {
     await expectHeld(acquireFileLock({ command: 'metrics push', lockDir }));
   });
 
-  it('recovers at once a lock left by a dead process on this host', async () => {
-    const child = spawn(process.execPath, ['-e', '']);
-    const deadPid = child.pid!;
-    await new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // What a holder leaves behind: this version keeps the owner record inside the lock directory,
+  // earlier versions kept it beside an empty one. Both are understood.
+  for (const layout of ['current', 'earlier'] as const) {
+    const leaveLock = async (owner: { pid: number; hostname: string; since: string } | null) => {
+      const lockPath = path.join(lockDir, 'devices.lock');
+      await fsp.mkdir(lockPath, { recursive: true });
+      if (owner) {
+        const file = layout === 'current' ? path.join(lockPath, 'owner.json') : path.join(lockDir, 'devices.owner.json');
+        await fsp.writeFile(file, JSON.stringify(owner));
+      }
+    };
+    const ownerNow = async () => JSON.parse(await fsp.readFile(path.join(lockDir, 'devices.lock', 'owner.json'), 'utf8'));
 
-    await fsp.mkdir(lockDir, { recursive: true });
-    // What a crashed holder leaves behind: a fresh lock dir (not stale by mtime) and its owner record.
-    await fsp.mkdir(path.join(lockDir, 'devices.lock'));
-    await fsp.writeFile(
-      path.join(lockDir, 'devices.owner.json'),
-      JSON.stringify({ pid: deadPid, hostname: os.hostname(), since: new Date().toISOString() }),
-    );
+    it(`recovers at once a lock left by a dead process on this host (${layout} layout)`, async () => {
+      const child = spawn(process.execPath, ['-e', '']);
+      const deadPid = child.pid!;
+      await new Promise<void>((resolve) => child.once('exit', () => resolve()));
 
-    const lock = await acquireFileLock({ command: 'devices', lockDir });
-    held.push(lock);
-    const owner = JSON.parse(await fsp.readFile(path.join(lockDir, 'devices.owner.json'), 'utf8'));
-    expect(owner.pid).toBe(process.pid);
-  });
+      // What a crashed holder leaves behind: a fresh lock dir (not stale by mtime) and its owner record.
+      await leaveLock({ pid: deadPid, hostname: os.hostname(), since: new Date().toISOString() });
 
-  it('recovers a lock recorded under our own pid that this process does not hold (restarted container)', async () => {
-    await fsp.mkdir(path.join(lockDir, 'devices.lock'), { recursive: true });
-    await fsp.writeFile(
-      path.join(lockDir, 'devices.owner.json'),
-      JSON.stringify({ pid: process.pid, hostname: os.hostname(), since: '2026-11-23T10:00:00.000Z' }),
-    );
-    const lock = await acquireFileLock({ command: 'devices', lockDir });
-    held.push(lock);
-    // ...but while we do hold it, our own pid is a live holder
-    await expectHeld(acquireFileLock({ command: 'devices', lockDir }));
-  });
+      const lock = await acquireFileLock({ command: 'devices', lockDir });
+      held.push(lock);
+      expect((await ownerNow()).pid).toBe(process.pid);
+      expect(existsSync(path.join(lockDir, 'devices.owner.json'))).toBe(false);
+    });
 
-  it('does not take over a fresh lock of a live process or of another host', async () => {
-    await fsp.mkdir(path.join(lockDir, 'devices.lock'), { recursive: true });
-    const since = '2026-11-23T10:00:00.000Z';
-    // pid 1 is alive (EPERM or not, it exists)
-    await fsp.writeFile(path.join(lockDir, 'devices.owner.json'), JSON.stringify({ pid: 1, hostname: os.hostname(), since }));
+    it(`recovers a lock recorded under our own pid that this process does not hold, a restarted container (${layout} layout)`, async () => {
+      await leaveLock({ pid: process.pid, hostname: os.hostname(), since: '2026-11-23T10:00:00.000Z' });
+      const lock = await acquireFileLock({ command: 'devices', lockDir });
+      held.push(lock);
+      // ...but while we do hold it, our own pid is a live holder
+      await expectHeld(acquireFileLock({ command: 'devices', lockDir }));
+    });
+
+    it(`does not take over a fresh lock of a live process or of another host (${layout} layout)`, async () => {
+      const since = '2026-11-23T10:00:00.000Z';
+      // pid 1 is alive (EPERM or not, it exists)
+      await leaveLock({ pid: 1, hostname: os.hostname(), since });
+      const err = await expectHeld(acquireFileLock({ command: 'devices', lockDir }));
+      expect(err.info.holder).toBe(`pid 1 on host ${os.hostname()}`);
+      expect(err.info.since?.toISOString()).toBe(since);
+
+      // a pid that is surely dead, but on another host: only mtime staleness may free it
+      await leaveLock({ pid: 2 ** 22 + 12345, hostname: `not-${os.hostname()}`, since });
+      const err2 = await expectHeld(acquireFileLock({ command: 'devices', lockDir }));
+      expect(err2.info.holder).toBe(`pid ${2 ** 22 + 12345} on host not-${os.hostname()}`);
+    });
+  }
+
+  it('keeps an owner-less lock for 2 s, in case its maker is about to record itself, and takes it over after', async () => {
+    // Only something else makes those: an earlier version between its mkdir and its owner record, a person.
+    const lockPath = path.join(lockDir, 'devices.lock');
+    await fsp.mkdir(lockPath, { recursive: true });
     const err = await expectHeld(acquireFileLock({ command: 'devices', lockDir }));
-    expect(err.info.holder).toBe(`pid 1 on host ${os.hostname()}`);
-    expect(err.info.since?.toISOString()).toBe(since);
+    expect(err.info.holder).toBeNull();
 
-    // a pid that is surely dead, but on another host: only mtime staleness may free it
-    await fsp.writeFile(
-      path.join(lockDir, 'devices.owner.json'),
-      JSON.stringify({ pid: 2 ** 22 + 12345, hostname: `not-${os.hostname()}`, since }),
-    );
-    const err2 = await expectHeld(acquireFileLock({ command: 'devices', lockDir }));
-    expect(err2.info.holder).toBe(`pid ${2 ** 22 + 12345} on host not-${os.hostname()}`);
+    const before = new Date(Date.now() - 2500);
+    await fsp.utimes(lockPath, before, before);
+    const lock = await acquireFileLock({ command: 'devices', lockDir });
+    held.push(lock);
+    expect(lock.compromised()).toBeNull();
   });
 
   it('takes over a lock whose mtime went stale (proper-lockfile staleness)', async () => {
@@ -160,6 +176,24 @@ describe('file lock', () => {
     held.push(lock);
     expect(lock.compromised()).toBeNull();
   });
+
+  for (const layout of ['current', 'earlier'] as const) {
+    it(`release never removes a lock that is no longer its own (taken over by the ${layout} layout)`, async () => {
+      const lock = await acquireFileLock({ command: 'devices', lockDir });
+      held.push(lock);
+      // Taken over (it looked stale from another host, say) before our refresh timer noticed.
+      const lockPath = path.join(lockDir, 'devices.lock');
+      await fsp.rm(lockPath, { recursive: true });
+      await fsp.mkdir(lockPath);
+      const theirs = { pid: 4242, hostname: `not-${os.hostname()}`, since: new Date().toISOString(), token: 'theirs' };
+      const ownerFile = layout === 'current' ? path.join(lockPath, 'owner.json') : path.join(lockDir, 'devices.owner.json');
+      await fsp.writeFile(ownerFile, JSON.stringify(theirs));
+
+      await lock.release();
+      expect(existsSync(lockPath)).toBe(true);
+      expect(JSON.parse(await fsp.readFile(ownerFile, 'utf8'))).toEqual(theirs);
+    });
+  }
 
   it('reports a compromised lock through compromised() instead of crashing', async () => {
     const lock = await acquireFileLock({ command: 'devices', lockDir, staleMs: 2000 });
