@@ -1,4 +1,4 @@
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { IotHubConfig } from '../config.js';
 import { ApiCallCounter } from '../providers/errors.js';
@@ -6,6 +6,7 @@ import type { RemoteEntry } from '../reconcile/index.js';
 import type { AfterCommitContext, Inventory, RemoteContext } from '../run/inventory.js';
 import { applyGatewayIdsPlan, GATEWAY_VERSION, gatewayIdProblem, listGatewayIds, loadGatewayIds } from '../store/gateways.js';
 import { iothubClient } from './iothub-source.js';
+import { ensureDir } from '../store/ensure-dir.js';
 
 export const GATEWAY_MODULE = 'LoRaWanNetworkSrvModule';
 export const GATEWAY_IDS_QUERY = `SELECT deviceId FROM devices.modules WHERE moduleId = '${GATEWAY_MODULE}'`;
@@ -45,7 +46,7 @@ async function writeGatewayFile(path: string, ctx: AfterCommitContext): Promise<
   const ids = await listGatewayIds(ctx.db);
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   try {
-    mkdirSync(dirname(path), { recursive: true });
+    ensureDir(dirname(path));
     writeFileSync(temp, JSON.stringify(ids, null, 2) + '\n');
     renameSync(temp, path);
     ctx.log.info(`wrote ${ids.length} gateway ids to ${path}`);

@@ -84,7 +84,9 @@ export async function runPass(
   } catch (error) {
     if (error instanceof LockHeldError) return finish({ status: 'locked', exitCode: EXIT.locked, error: error.message });
     const message = `cannot take the ${config.lock} lock: ${describeDbError(config.db, error)}`;
-    return finish({ status: 'failed', exitCode: config.lock === 'postgres' ? EXIT.unavailable : EXIT.config, error: message });
+    const mapped = exitCodeOf(error);
+    const exitCode = mapped !== EXIT.failed ? mapped : config.lock === 'postgres' ? EXIT.unavailable : EXIT.config;
+    return finish({ status: 'failed', exitCode, error: message });
   }
 
   const target = config.db;
@@ -93,7 +95,14 @@ export async function runPass(
     const error = `${target.display} does not exist, and a dry run creates nothing: run \`portal-sync migrate --db ${target.display}\` first`;
     return finish({ status: 'failed', exitCode: EXIT.config, error });
   }
-  const db = openKnex(target);
+  let db: Knex;
+  try {
+    db = openKnex(target);
+  } catch (error) {
+    // The SQLite file's folder cannot be made (a typo, /proc, no permission): nothing to record in.
+    await lock.release().catch(() => undefined);
+    return finish({ status: 'failed', exitCode: exitCodeOf(error), error: `cannot open ${target.display}: ${describeDbError(target, error)}` });
+  }
   try {
     try {
       if (config.dryRun) {

@@ -114,7 +114,7 @@ export async function acquirePostgresLock(opts: PostgresLockOptions): Promise<He
   client.on('end', () => lost('the connection was closed'));
 
   const fail = (what: string, err: unknown): Error =>
-    new Error(`${what} PostgreSQL at ${where} for the portal-sync ${command} lock: ${scrub(errorMessage(err))}`);
+    new Error(`${what} PostgreSQL at ${where} for the portal-sync ${command} lock: ${scrub(errorMessage(err))}`, { cause: err });
 
   try {
     await client.connect();
