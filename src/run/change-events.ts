@@ -1,9 +1,7 @@
-import type { FieldChange, Plan, Scalar } from '../reconcile/index.js';
+import type { Plan } from '../reconcile/index.js';
 import type { RunEvent } from '../store/runlog.js';
 import type { ApplyOutcome } from '../store/types.js';
-
-/** Longest value an event or a table cell shows of a field; the rest is cut with an ellipsis. */
-const SHOWN_VALUE = 80;
+import { describeFieldChange } from './field-diff.js';
 
 /**
  * One event per change the statements actually made (so `history --ref <id>` tells a record's whole
@@ -21,7 +19,7 @@ export function changeEvents(plan: Plan, applied: ApplyOutcome, noun: string): R
   }
   for (const key of applied.updated) {
     const u = updates.get(key)!;
-    const fields = u.changes.map(describeFieldChange).join('; ');
+    const fields = u.changes.flatMap(describeFieldChange).join('; ');
     events.push({ level: 'info', type: 'update', ref: key, message: `updated ${noun}: ${fields}` });
   }
   for (const key of applied.deleted) {
@@ -36,16 +34,4 @@ export function changeEvents(plan: Plan, applied: ApplyOutcome, noun: string): R
   }
   for (const f of applied.failed) events.push({ level: 'error', type: 'fail', ref: f.key, message: f.error });
   return events;
-}
-
-/** `field: old -> new`, or `field: (secret changed)`. */
-export function describeFieldChange(change: FieldChange): string {
-  return change.secret ? `${change.field}: (secret changed)` : `${change.field}: ${showValue(change.old)} -> ${showValue(change.new)}`;
-}
-
-export function showValue(value: Scalar | undefined): string {
-  if (value === null || value === undefined) return 'null';
-  if (typeof value !== 'string') return String(value);
-  const shown = JSON.stringify(value);
-  return shown.length > SHOWN_VALUE ? `${shown.slice(0, SHOWN_VALUE - 2)}…"` : shown;
 }

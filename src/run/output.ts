@@ -1,7 +1,7 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import Table from 'cli-table3';
 import { hasChanges, type FieldChange } from '../reconcile/index.js';
-import { showValue } from './change-events.js';
+import { describeFieldChange } from './field-diff.js';
 import type { PassResult } from './pass.js';
 
 export const JSON_SCHEMA_VERSION = 1;
@@ -90,7 +90,7 @@ export function renderTable(result: PassResult, opts: TableOptions): string {
     // Members of a set (gateway ids) have no fields and no version: they are added and removed.
     const member = (fields: object) => Object.keys(fields).length === 0;
     for (const d of plan.create) rows.push([c.green('+'), d.key, c.green(member(d.fields) ? 'add' : `create (version ${d.version})`)]);
-    for (const u of plan.update) rows.push([c.yellow('~'), u.desired.key, describeChanges(u.changes, c)]);
+    for (const u of plan.update) rows.push([c.yellow('~'), u.desired.key, describeChanges(u.changes)]);
     for (const d of plan.delete) rows.push([c.red('-'), d.key, c.red(member(d.fields) ? 'remove' : `delete (stored version ${d.version})`)]);
     for (const s of plan.skipped) rows.push([c.dim('!'), s.key, c.dim(`skipped: ${s.reason}`)]);
     for (const w of plan.warnings) rows.push([c.yellow('?'), w.key, c.yellow(`warning: ${w.message}`)]);
@@ -142,10 +142,8 @@ function summaryLine(result: PassResult, c: ChalkInstance): string {
   return `${c.bold('Plan:')} ${n(s.create)} to create, ${n(s.update)} to update, ${n(s.delete)} to delete, ${tail}.`;
 }
 
-function describeChanges(changes: readonly FieldChange[], c: ChalkInstance): string {
-  return changes
-    .map((f) => (f.secret ? `${f.field}: ${c.dim('(secret changed)')}` : `${f.field}: ${showValue(f.old)} -> ${showValue(f.new)}`))
-    .join('\n');
+function describeChanges(changes: readonly FieldChange[]): string {
+  return changes.flatMap(describeFieldChange).join('\n');
 }
 
 function totalCalls(result: PassResult): number {

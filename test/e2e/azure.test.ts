@@ -136,6 +136,19 @@ describe.each(BACKENDS)('Azure edge, concentrators and gateway ids on %s', (back
       expect(await k()('edge_device_tag_values').where('edge_device_id', 'e1').count({ n: '*' })).toEqual([{ n: 0 }]);
     });
 
+    it('a dry run shows which module changed and how, not two cut-off JSON strings', async () => {
+      setFleet(baseTwins(), baseModules());
+      await pass('edge');
+      const modules = baseModules();
+      modules[0] = agent('e1', { mod1: { image: 'acr.io/mod1:2' }, LoRaWanNetworkSrvModule: { image: 'loraedge/ns:2.2' }, mod3: {} });
+      setFleet(baseTwins(), modules);
+      const table = await runCli(['edge', '--db', db.url, '--lock-dir', lockDir, '--dry-run'], emulated.env());
+      expect(table.stdout).toContain('modules: ~ mod1 image "acr.io/mod1:1" -> "acr.io/mod1:2"');
+      expect(table.stdout).toContain('modules: + mod3 (status "running", version "1.0", image "acr.io/mod3:1")');
+      expect(table.stdout).toContain('modules: - mod2');
+      expect(table.stdout).not.toContain('[{');
+    });
+
     it('deletes an edge device gone from the hub, with its modules and tags', async () => {
       setFleet(baseTwins(), baseModules());
       await pass('edge');
