@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { existsSync } from 'node:fs';
 import { ProviderError } from '../providers/errors.js';
 import { hasChanges, Planner, summarize, type Plan, type PlanSummary, type RemoteEntry } from '../reconcile/index.js';
-import { describeDbError, openKnex } from '../store/db.js';
+import { copyableDbUrl, describeDbError, openKnex } from '../store/db.js';
 import { migrateLatest, pendingMigrations } from '../store/migrate.js';
 import { recordRun, type RunEvent, type RunStatus } from '../store/runlog.js';
 import type { ApplyOutcome } from '../store/types.js';
@@ -92,7 +92,7 @@ export async function runPass(
   const target = config.db;
   if (config.dryRun && target.client === 'sqlite' && target.filename !== ':memory:' && !existsSync(target.filename!)) {
     await lock.release().catch(() => undefined);
-    const error = `${target.display} does not exist, and a dry run creates nothing: run \`portal-sync migrate --db ${target.display}\` first`;
+    const error = `${target.display} does not exist, and a dry run creates nothing: run \`portal-sync migrate --db ${copyableDbUrl(target)}\` first`;
     return finish({ status: 'failed', exitCode: EXIT.config, error });
   }
   let db: Knex;
@@ -108,7 +108,7 @@ export async function runPass(
       if (config.dryRun) {
         const pending = await pendingMigrations(db);
         if (pending.length > 0) {
-          const message = `${target.display} has migrations to apply (${pending.join(', ')}), and a dry run changes nothing: run \`portal-sync migrate\` first`;
+          const message = `${target.display} has migrations to apply (${pending.join(', ')}), and a dry run changes nothing: run \`portal-sync migrate --db ${copyableDbUrl(target)}\` first`;
           throw new PassFailure(message, EXIT.config);
         }
       } else {

@@ -120,3 +120,19 @@ export function clientOf(db: Knex | Knex.Transaction): DbClient {
   const name = (db.client as { config?: { client?: unknown } }).config?.client;
   return name === 'better-sqlite3' ? 'sqlite' : 'postgres';
 }
+
+/**
+ * The database as a `--db` value someone can copy into a command: the user and everything else kept,
+ * the password masked (`postgres://portal:***@db/portal?sslmode=require`). For hints, never for logs
+ * of the password itself.
+ */
+export function copyableDbUrl(target: DbTarget): string {
+  if (target.client === 'sqlite') return target.display;
+  try {
+    const url = new URL(target.url);
+    if (url.password) url.password = '***';
+    return url.href;
+  } catch {
+    return target.display;
+  }
+}

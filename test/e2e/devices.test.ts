@@ -251,11 +251,19 @@ describe.each(BACKENDS)('devices end to end on %s', (backend) => {
     const fresh = await createTestDatabase(backend);
     try {
       if (backend === 'sqlite') rmSync(fresh.url.slice('sqlite:'.length), { force: true });
-      const result = await runCli(['devices', '--db', fresh.url, '--lock-dir', lockDir, '--dry-run'], hub.env());
+      // A password in the URL (PostgreSQL here trusts any): the hint must mask it and stay runnable.
+      const url = backend === 'postgres' ? fresh.url.replace('postgres@', 'postgres:s3cret-pw@') : fresh.url;
+      const result = await runCli(['devices', '--db', url, '--lock-dir', lockDir, '--dry-run'], hub.env());
       expect(result.code).toBe(78);
-      expect(result.stderr).toMatch(/dry run (creates|changes) nothing: run `portal-sync migrate/);
+      expect(result.stderr).toMatch(/dry run (creates|changes) nothing: run `portal-sync migrate --db /);
+      expect(result.stderr).not.toContain('s3cret-pw');
       if (backend === 'sqlite') expect(existsSync(fresh.url.slice('sqlite:'.length))).toBe(false);
       else expect(await fresh.knex().schema.hasTable('portal_sync_migrations')).toBe(false);
+      // The hint is complete: copied as it is, it prepares this database, and the dry run then works.
+      const hint = /`portal-sync (migrate --db \S+)`/.exec(result.stderr)![1]!;
+      if (backend === 'postgres') expect(hint).toContain('postgres:***@');
+      expect((await runCli(hint.split(' '), {})).code).toBe(0);
+      expect((await runCli(['devices', '--db', url, '--lock-dir', lockDir, '--dry-run'], hub.env())).code).toBe(0);
     } finally {
       await fresh.drop();
     }
