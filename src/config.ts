@@ -52,6 +52,8 @@ export interface PassConfig {
   readonly maxRows: number;
   readonly color: boolean;
   readonly progress: boolean;
+  /** No --db, PORTAL_SYNC_DB or DATABASE_URL: the default file in the working directory is used. */
+  readonly dbIsDefault: boolean;
 }
 
 export function resolveDb(option: string | undefined, env: Env): DbTarget {
@@ -71,6 +73,14 @@ export function resolveLogFormat(value: string | undefined): LogFormat {
 }
 
 export function resolvePassConfig(command: string, opts: CommonOptions, env: Env, stdoutIsTty: boolean): PassConfig {
+  const dbIsDefault = opts.db === undefined && env.PORTAL_SYNC_DB === undefined && env.DATABASE_URL === undefined;
+  if (dbIsDefault && !stdoutIsTty) {
+    // Under cron or a CronJob the working directory is anyone's guess: the default would quietly be a
+    // new, empty database there, every device skipped for want of models, and exit 0.
+    throw new ConfigError(
+      `no portal database given: set --db, PORTAL_SYNC_DB or DATABASE_URL (the default ${DEFAULT_DB_URL} is used only on a terminal, where it is named)`,
+    );
+  }
   const db = resolveDb(opts.db, env);
   const lock = opts.lock ?? env.PORTAL_SYNC_LOCK ?? 'file';
   const lockFrom = opts.lock === undefined ? 'env' : 'flag';
@@ -114,6 +124,7 @@ export function resolvePassConfig(command: string, opts: CommonOptions, env: Env
     maxRows,
     color: stdoutIsTty && !json && env.NO_COLOR === undefined && env.TERM !== 'dumb',
     progress: opts.progress !== false,
+    dbIsDefault,
   };
 }
 

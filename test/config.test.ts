@@ -24,7 +24,8 @@ describe('configuration', () => {
   });
 
   it('needs a PostgreSQL database for the advisory lock, and checks option values', () => {
-    const pass = (opts: Record<string, unknown>, env: Record<string, string> = {}) => resolvePassConfig('devices', opts, env, false);
+    const pass = (opts: Record<string, unknown>, env: Record<string, string> = {}) =>
+      resolvePassConfig('devices', opts, { PORTAL_SYNC_DB: 'sqlite:/tmp/p.db', ...env }, false);
     // A bad value typed as a flag is a usage error (64); the same value from the environment is configuration (78).
     expect(() => pass({ lock: 'postgres' })).toThrow(UsageError);
     expect(() => pass({}, { PORTAL_SYNC_LOCK: 'postgres' })).toThrow(ConfigError);
@@ -49,7 +50,17 @@ describe('configuration', () => {
     expect(resolvePassConfig('devices', {}, {}, true).color).toBe(true);
     expect(resolvePassConfig('devices', {}, { NO_COLOR: '' }, true).color).toBe(false);
     expect(resolvePassConfig('devices', { json: true }, {}, true).color).toBe(false);
-    expect(resolvePassConfig('devices', {}, {}, false).color).toBe(false);
+    expect(resolvePassConfig('devices', { db: 'sqlite:x.db' }, {}, false).color).toBe(false);
+  });
+
+  it('uses the default database only on a terminal: under cron it would be a new, empty one', () => {
+    expect(resolvePassConfig('devices', {}, {}, true)).toMatchObject({ dbIsDefault: true, db: { display: 'sqlite:./portal-sync.db' } });
+    expect(() => resolvePassConfig('devices', {}, {}, false)).toThrow(ConfigError);
+    expect(() => resolvePassConfig('devices', {}, {}, false)).toThrow(/no portal database given: set --db, PORTAL_SYNC_DB or DATABASE_URL/);
+    for (const env of [{ PORTAL_SYNC_DB: 'sqlite:/tmp/a.db' }, { DATABASE_URL: 'postgres://h/db' }]) {
+      expect(resolvePassConfig('devices', {}, env, false).dbIsDefault).toBe(false);
+    }
+    expect(resolvePassConfig('devices', { db: 'sqlite:/tmp/b.db' }, {}, false).dbIsDefault).toBe(false);
   });
 
   it('reads the IoT Hub connection string and never quotes its key in errors', () => {

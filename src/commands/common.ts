@@ -45,6 +45,7 @@ export async function runPassCommand(
     throw error;
   }
   const log = createLogger({ format: config.logFormat, command: name });
+  if (config.dbIsDefault) log.info(`portal database: ${config.db.display} (the default; set --db or PORTAL_SYNC_DB to choose)`);
   const interruption = handleInterrupts();
   const result = await runPass(inventory, config, log, interruption);
   printResult(result, config.json, { color: config.color, maxRows: config.maxRows }, log);
