@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import pg from 'pg';
+import { pgConnectionString } from '../store/db.js';
 import { errorMessage } from './errors.js';
 import { LockHeldError, type HeldLock, type LockInfo } from './lock.js';
 
@@ -93,7 +94,7 @@ export async function acquirePostgresLock(opts: PostgresLockOptions): Promise<He
   const key = advisoryLockKey(command);
 
   const client = new pg.Client({
-    connectionString,
+    connectionString: pgConnectionString(connectionString),
     application_name: `portal-sync ${command}`,
     connectionTimeoutMillis: 10_000,
     keepAlive: true,

@@ -90,7 +90,7 @@ function createKnex(target: DbTarget): Knex {
     client: 'pg',
     log: quiet,
     // A blackholed server must fail the pass in seconds, not hang a cron slot.
-    connection: { connectionString: target.url, application_name: 'portal-sync', connectionTimeoutMillis: 10_000 },
+    connection: { connectionString: pgConnectionString(target.url), application_name: 'portal-sync', connectionTimeoutMillis: 10_000 },
     acquireConnectionTimeout: 15_000,
     compileSqlOnError: false,
     pool: { min: 0, max: 4 },
@@ -134,5 +134,23 @@ export function copyableDbUrl(target: DbTarget): string {
     return url.href;
   } catch {
     return target.display;
+  }
+}
+
+/**
+ * The connection string as pg should read it. pg 8 treats `sslmode=prefer|require|verify-ca` as
+ * `verify-full` and prints a multi-line SECURITY WARNING saying so on every run; naming
+ * `verify-full` keeps exactly that behaviour (the server's certificate is verified) without the
+ * warning. Whoever wants libpq's weaker meaning asks for it with `uselibpqcompat=true`, left as is.
+ */
+export function pgConnectionString(url: string): string {
+  try {
+    const parsed = new URL(url);
+    const mode = parsed.searchParams.get('sslmode');
+    if (parsed.searchParams.has('uselibpqcompat') || (mode !== 'prefer' && mode !== 'require' && mode !== 'verify-ca')) return url;
+    parsed.searchParams.set('sslmode', 'verify-full');
+    return parsed.href;
+  } catch {
+    return url;
   }
 }
