@@ -3,7 +3,7 @@ import { ConfigError, resolvePassConfig, type CommonOptions, type PassConfig } f
 import { EXIT } from '../run/exit.js';
 import type { Inventory } from '../run/inventory.js';
 import { createLogger, type Logger } from '../run/log.js';
-import { JSON_SCHEMA_VERSION, renderTable, writeJson } from '../run/output.js';
+import { JSON_SCHEMA_VERSION, renderTable, runRecordLine, writeJson } from '../run/output.js';
 import { handleInterrupts } from '../run/interrupt.js';
 import { runPass, type PassResult } from '../run/pass.js';
 import { writeStdout } from '../run/stdout.js';
@@ -48,7 +48,7 @@ export async function runPassCommand(
   if (config.dbIsDefault) log.info(`portal database: ${config.db.display} (the default; set --db or PORTAL_SYNC_DB to choose)`);
   const interruption = handleInterrupts();
   const result = await runPass(inventory, config, log, interruption);
-  printResult(result, config.json, { color: config.color, maxRows: config.maxRows }, log);
+  printResult(result, config, log);
   if (config.pushgateway && !config.dryRun && result.status !== 'locked') {
     await pushMetrics(config.pushgateway, result, log);
   }
@@ -60,17 +60,25 @@ export async function runPassCommand(
   return result.exitCode;
 }
 
-function printResult(result: PassResult, json: boolean, table: { color: boolean; maxRows: number }, log: Logger): void {
-  if (json) {
+function printResult(result: PassResult, config: PassConfig, log: Logger): void {
+  if (config.json) {
     writeJson(result, writeStdout);
     return;
   }
   if (!result.plan) {
     // Nothing was planned (lock held, provider unreachable): one clear line, on stderr.
     log.error(result.error ?? result.status);
-    return;
   }
-  writeStdout(renderTable(result, table) + '\n');
+  // Under a log pipeline (--log-format json) a box-drawn table would be noise: one record per run instead.
+  if (config.logFormat === 'json') writeStdout(JSON.stringify(runRecordLine(result)) + '\n');
+  else if (result.plan) writeStdout(renderTable(result, { color: config.color, maxRows: config.maxRows, width: terminalWidth() }) + '\n');
+}
+
+/** The table's width: the terminal's, or COLUMNS when set (a wider pager); unbounded otherwise. */
+function terminalWidth(): number | null {
+  if (process.stdout.isTTY && process.stdout.columns) return process.stdout.columns;
+  const columns = Number(process.env.COLUMNS);
+  return Number.isInteger(columns) && columns > 20 ? columns : null;
 }
 
 async function pushMetrics(url: string, result: PassResult, log: Logger): Promise<void> {

@@ -78,6 +78,27 @@ export function writeJson(result: PassResult, write: (chunk: string) => void): v
 export interface TableOptions {
   color: boolean;
   maxRows: number;
+  /** Columns the table may take, or null for no limit (output to a file). */
+  width?: number | null;
+}
+
+/** Borders and padding of a three-column table: `│ m │ key │ change │`. */
+const TABLE_OVERHEAD = 10;
+
+/** How wide the key and change columns may be: keys get up to a third, changes the rest. */
+function columnWidths(rows: ReadonlyArray<{ key: string; text: string }>, noun: string, width: number | null | undefined) {
+  if (!width) return { key: Infinity, change: Infinity };
+  const available = Math.max(20, width - TABLE_OVERHEAD - 1);
+  const longestKey = Math.max(noun.length, ...rows.map((r) => [...r.key].length));
+  const key = Math.min(longestKey, Math.max(12, Math.floor(available / 3)));
+  return { key, change: Math.max(8, available - key) };
+}
+
+/** `text` cut to `width` characters with an ellipsis. */
+function fit(text: string, width: number): string {
+  if (text.length <= width) return text;
+  const characters = [...text];
+  return characters.length <= width ? text : characters.slice(0, width - 1).join('') + '…';
 }
 
 /** The diff for people: one row per change, long lists cut, and a summary line always. */
@@ -86,24 +107,32 @@ export function renderTable(result: PassResult, opts: TableOptions): string {
   const lines: string[] = [];
   const plan = result.plan;
   if (plan) {
-    const rows: Array<[string, string, string]> = [];
+    type Row = { marker: string; key: string; text: string; paint: (s: string) => string };
+    const rows: Row[] = [];
+    const row = (marker: string, key: string, text: string, paint: (s: string) => string) => rows.push({ marker, key, text, paint });
     // Members of a set (gateway ids) have no fields and no version: they are added and removed.
     const member = (fields: object) => Object.keys(fields).length === 0;
-    for (const d of plan.create) rows.push([c.green('+'), d.key, c.green(member(d.fields) ? 'add' : `create (version ${d.version})`)]);
-    for (const u of plan.update) rows.push([c.yellow('~'), u.desired.key, describeChanges(u.changes)]);
-    for (const d of plan.delete) rows.push([c.red('-'), d.key, c.red(member(d.fields) ? 'remove' : `delete (stored version ${d.version})`)]);
-    for (const s of plan.skipped) rows.push([c.dim('!'), s.key, c.dim(`skipped: ${s.reason}`)]);
-    for (const w of plan.warnings) rows.push([c.yellow('?'), w.key, c.yellow(`warning: ${w.message}`)]);
-    for (const f of [...plan.failed, ...(result.applied?.failed ?? [])]) rows.push([c.red('x'), f.key, c.red(`failed: ${f.error}`)]);
-    for (const s of plan.stale) rows.push([c.dim('='), s.key, c.dim(`kept: stored version ${s.storedVersion} is newer than ${s.remoteVersion}`)]);
+    for (const d of plan.create) row('+', d.key, member(d.fields) ? 'add' : `create (version ${d.version})`, c.green);
+    for (const u of plan.update) row('~', u.desired.key, describeChanges(u.changes), (s) => s);
+    for (const d of plan.delete) row('-', d.key, member(d.fields) ? 'remove' : `delete (stored version ${d.version})`, c.red);
+    for (const s of plan.skipped) row('!', s.key, `skipped: ${s.reason}`, c.dim);
+    for (const w of plan.warnings) row('?', w.key, `warning: ${w.message}`, c.yellow);
+    for (const f of [...plan.failed, ...(result.applied?.failed ?? [])]) row('x', f.key, `failed: ${f.error}`, c.red);
+    for (const s of plan.stale) row('=', s.key, `kept: stored version ${s.storedVersion} is newer than ${s.remoteVersion}`, c.dim);
+    const MARKER_PAINT: Record<string, (s: string) => string> = { '+': c.green, '~': c.yellow, '-': c.red, '!': c.dim, '?': c.yellow, x: c.red, '=': c.dim };
     if (rows.length > 0) {
+      const shown = rows.slice(0, opts.maxRows);
+      const widths = columnWidths(shown, result.noun, opts.width);
       const table = new Table({
         head: ['', result.noun, 'change'],
         style: { head: opts.color ? ['bold'] : [], border: opts.color ? ['grey'] : [] },
-        wordWrap: true,
+        // Cells are cut to fit beforehand: a row never wraps, whatever the terminal.
+        wordWrap: false,
         chars: COMPACT,
       });
-      for (const row of rows.slice(0, opts.maxRows)) table.push(row);
+      for (const r of shown) {
+        table.push([MARKER_PAINT[r.marker]!(r.marker), fit(r.key, widths.key), r.paint(r.text.split('\n').map((l) => fit(l, widths.change)).join('\n'))]);
+      }
       lines.push(table.toString());
       if (rows.length > opts.maxRows) lines.push(`... and ${(rows.length - opts.maxRows).toLocaleString('en-US')} more`);
     }
@@ -152,4 +181,29 @@ function totalCalls(result: PassResult): number {
 
 function plural(n: number, noun: string): string {
   return `${n.toLocaleString('en-US')} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+/**
+ * The one line a run writes on stdout under `--log-format json` without `--json`: a log pipeline
+ * gets one parseable record per run, in the shape of the JSON log lines on stderr.
+ */
+export function runRecordLine(result: PassResult): Record<string, unknown> {
+  const failed = result.status === 'failed' || result.status === 'locked' || result.status === 'refused' || result.status === 'interrupted';
+  return {
+    time: result.finishedAt.toISOString(),
+    level: failed ? 'error' : result.status === 'partial' ? 'warn' : 'info',
+    command: result.command,
+    msg: `${result.command} ${result.dryRun ? 'dry run' : 'pass'} ${result.status}`,
+    status: result.status,
+    dryRun: result.dryRun,
+    exitCode: result.exitCode,
+    runId: result.runId,
+    durationMs: result.finishedAt.getTime() - result.startedAt.getTime(),
+    summary: result.summary,
+    applied: result.applied
+      ? { create: result.applied.created.length, update: result.applied.updated.length, delete: result.applied.deleted.length, conflicts: result.applied.conflicts.length }
+      : null,
+    apiCalls: totalCalls(result),
+    error: result.error,
+  };
 }
