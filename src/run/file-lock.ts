@@ -37,6 +37,8 @@ import {
 export interface FileLockOptions {
   command: string;
   lockDir: string;
+  /** What the lock is about besides the command (the database): runs with another scope do not conflict. */
+  scope?: string;
   /** proper-lockfile staleness threshold (ms); the lock mtime is refreshed every staleMs/3. Default 30000. */
   staleMs?: number;
 }
@@ -49,9 +51,9 @@ function fileStem(command: string): string {
 
 type LockPaths = ReturnType<typeof filePaths>;
 
-function filePaths(command: string, lockDir: string) {
+function filePaths(command: string, lockDir: string, scope?: string) {
   const dir = path.resolve(lockDir);
-  const stem = fileStem(command);
+  const stem = fileStem(scope === undefined ? command : `${command}.${scope}`);
   return {
     dir,
     /** The "locked file" as far as proper-lockfile is concerned; it never has to exist. */
@@ -147,7 +149,7 @@ async function take(p: LockPaths, command: string, staleMs: number, options: Loc
 export async function acquireFileLock(opts: FileLockOptions): Promise<HeldLock> {
   const { command } = opts;
   const staleMs = opts.staleMs ?? 30_000;
-  const p = filePaths(command, opts.lockDir);
+  const p = filePaths(command, opts.lockDir, opts.scope);
   ensureDir(p.dir);
 
   const owner = newOwner();

@@ -10,7 +10,8 @@ import type { PassConfig } from '../config.js';
 import { EXIT, type PassStatus } from './exit.js';
 import { exitCodeOf } from './exit-code.js';
 import type { Inventory } from './inventory.js';
-import { acquireFileLock, acquirePostgresLock, LockHeldError, type HeldLock } from './lock.js';
+import { LockHeldError, type HeldLock } from './lock.js';
+import { acquirePassLock } from './pass-lock.js';
 import type { Logger } from './log.js';
 import { changeEvents } from './change-events.js';
 import { checkInterrupted, InterruptedError, NO_INTERRUPTION, type Interruption } from './interrupt.js';
@@ -77,10 +78,7 @@ export async function runPass(
 
   let lock: HeldLock;
   try {
-    lock =
-      config.lock === 'postgres'
-        ? await acquirePostgresLock({ command: config.command, connectionString: config.db.url })
-        : await acquireFileLock({ command: config.command, lockDir: config.lockDir, staleMs: config.lockStaleMs });
+    lock = await acquirePassLock({ command: config.command, db: config.db, kind: config.lock, lockDir: config.lockDir, staleMs: config.lockStaleMs });
   } catch (error) {
     if (error instanceof LockHeldError) return finish({ status: 'locked', exitCode: EXIT.locked, error: error.message });
     const message = `cannot take the ${config.lock} lock: ${describeDbError(config.db, error)}`;

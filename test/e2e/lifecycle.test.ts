@@ -1,7 +1,8 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { existsSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { BACKENDS, type TestDatabase } from '../support/backends.js';
+import { migrateLatest } from '../../src/store/migrate.js';
+import { BACKENDS, createTestDatabase, type TestDatabase } from '../support/backends.js';
 import { collect, parseJson, runCli, spawnCli, waitFor } from '../support/cli.js';
 import type { TestHub } from '../support/hub.js';
 import { startPortal, type Portal } from '../support/portal.js';
@@ -41,11 +42,46 @@ describe.each(BACKENDS)('locks on %s', (backend) => {
 
     first.kill('SIGKILL');
     expect((await firstDone).signal).toBe('SIGKILL');
-    if (kind === 'file') expect(existsSync(join(lockDir, 'devices.lock'))).toBe(true);
+    if (kind === 'file') expect(lockOf(lockDir)).not.toBeNull();
 
     const third = await runCli([...args, '--json'], hub.env());
     expect(third.code).toBe(0);
     expect(parseJson(third).summary.create).toBe(3);
+  });
+});
+
+/** The file lock of `devices` in `dir`, named after the command and a digest of the database. */
+function lockOf(dir: string): string | null {
+  return readdirSync(dir).find((name) => /^devices\.[0-9a-f]{12}\.lock$/.test(name)) ?? null;
+}
+
+describe.each(BACKENDS)('lock keys on %s', (backend) => {
+  it('a run on another database is not refused; on PostgreSQL, --lock file and --lock postgres exclude each other', async () => {
+    const slow = fleet(BASE_TWINS, [{ operation: 'query:devices', delayMs: 60_000, times: 1 }]);
+    const portal = await startPortal(backend, slow, { devices: MODELS });
+    const other = await createTestDatabase(backend);
+    try {
+      const { db, hub, lockDir } = portal;
+      await migrateLatest(other.knex());
+      const first = spawnCli(['devices', '--db', db.url, '--lock-dir', lockDir], hub.env());
+      const done = collect(first);
+      await waitFor(() => hub.emulator.stats().total >= 1, 'the first run to hold its lock');
+      // Another database, same command, same lock folder: not refused (the hang was spent by the first run).
+      const elsewhere = await runCli(['devices', '--db', other.url, '--lock-dir', lockDir, '--dry-run'], hub.env());
+      expect(elsewhere.code, elsewhere.stderr).toBe(0);
+      const same = await runCli(['devices', '--db', db.url, '--lock-dir', lockDir, '--dry-run'], hub.env());
+      expect(same.code).toBe(75);
+      if (backend === 'postgres') {
+        // A pod using the advisory lock sees the file-locked pass on the same database.
+        const advisory = await runCli(['devices', '--db', db.url, '--lock', 'postgres'], hub.env());
+        expect(advisory.code).toBe(75);
+      }
+      first.kill('SIGTERM');
+      await done;
+    } finally {
+      await other.drop();
+      await portal.close();
+    }
   });
 });
 
@@ -59,7 +95,7 @@ describe('a lock lost during a pass', () => {
       const done = collect(child);
       await waitFor(() => hub.emulator.stats().total >= 1, 'the run to reach the hub');
       // Someone removes the lock under the running pass (a cleanup job, an operator).
-      rmSync(join(lockDir, 'devices.lock'), { recursive: true, force: true });
+      rmSync(join(lockDir, lockOf(lockDir)!), { recursive: true, force: true });
       const result = await done;
       expect(result.code).toBe(1);
       expect(parseJson(result).error).toMatch(/lock lost during the pass, nothing applied/);
