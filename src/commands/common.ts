@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
-import { ConfigError, resolvePassConfig, type CommonOptions, type PassConfig } from '../config.js';
-import { EXIT } from '../run/exit.js';
+import { ConfigError, resolvePassConfig, UsageError, type CommonOptions, type PassConfig } from '../config.js';
+import { exitCodeOf } from '../run/exit-code.js';
+import { reportUnrunPass } from './report-unrun.js';
 import type { Inventory } from '../run/inventory.js';
 import { createLogger, type Logger } from '../run/log.js';
 import { JSON_SCHEMA_VERSION, renderTable, runRecordLine, writeJson } from '../run/output.js';
@@ -31,6 +32,7 @@ export async function runPassCommand(
   opts: CommonOptions,
   makeInventory: () => Inventory,
 ): Promise<number> {
+  const startedAt = new Date();
   let config: PassConfig;
   let inventory: Inventory;
   try {
@@ -38,10 +40,12 @@ export async function runPassCommand(
     inventory = makeInventory();
   } catch (error) {
     // A scheduler reading --json still gets one document, saying why nothing ran.
-    if (opts.json && error instanceof ConfigError) {
-      const doc = { schemaVersion: JSON_SCHEMA_VERSION, command: name, status: 'failed', dryRun: opts.dryRun === true, exitCode: EXIT.config, error: error.message };
+    if (opts.json && (error instanceof ConfigError || error instanceof UsageError)) {
+      const doc = { schemaVersion: JSON_SCHEMA_VERSION, command: name, status: 'failed', dryRun: opts.dryRun === true, exitCode: exitCodeOf(error), error: error.message };
       writeStdout(JSON.stringify(doc, null, 2) + '\n');
     }
+    const log = createLogger({ format: opts.logFormat === 'json' ? 'json' : 'text', command: name });
+    await reportUnrunPass(name, opts, process.env, error, startedAt, log);
     throw error;
   }
   const log = createLogger({ format: config.logFormat, command: name });

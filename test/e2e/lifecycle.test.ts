@@ -163,6 +163,22 @@ describe('metrics pushed to a real Pushgateway', () => {
     expect(afterFail.get(`portal_sync_last_run_timestamp_seconds{${g}}`)!).toBeGreaterThanOrEqual(lastSuccess);
   });
 
+  it('a run that fails before its pass (no connection string) still pushes its status and records its run', async (ctx) => {
+    if (!gateway) return ctx.skip();
+    const g = 'command="devices",job="portal_sync"';
+    const before = await scrape();
+    const startedAt = Date.now() / 1000;
+    const result = await runCli(['devices', '--db', db.url, '--lock-dir', lockDir, '--pushgateway', gateway.url], {});
+    expect(result.code).toBe(78);
+    const series = await scrape();
+    expect(series.get(`portal_sync_run_status{${g}}`)).toBe(1);
+    expect(series.get(`portal_sync_last_run_timestamp_seconds{${g}}`)!).toBeGreaterThanOrEqual(Math.floor(startedAt));
+    expect(series.get(`portal_sync_last_success_timestamp_seconds{${g}}`)).toBe(before.get(`portal_sync_last_success_timestamp_seconds{${g}}`));
+    const run = await db.knex()('sync_runs').orderBy('id', 'desc').first();
+    expect(run).toMatchObject({ command: 'devices', status: 'failed', exit_code: 78 });
+    expect(run.error).toMatch(/IOTHUB_CONNECTION_STRING is not set/);
+  });
+
   it('a push that fails is a warning and does not change the exit code', async () => {
     const result = await runCli(['devices', '--db', db.url, '--lock-dir', lockDir, '--pushgateway', 'http://127.0.0.1:9'], hub.env());
     expect(result.code).toBe(0);
