@@ -3,7 +3,7 @@ import type { CurrentRecord, DesiredRecord, Plan, Scalar } from '../reconcile/in
 import { driverMessage, type DbClient } from './db.js';
 import { writeIsolated } from './isolate.js';
 import { chunks, mapLazily, toBool, toIso, toScalar } from './rows.js';
-import { declaredColumns, valueProblem, type DeclaredColumn } from './schema.js';
+import { columnCheck, declaredColumns, valueProblem, type DeclaredColumn } from './schema.js';
 import { deleteRows, distinctFrom, insertRows, quote, type Column } from './sql.js';
 import type { ApplyOutcome } from './types.js';
 
@@ -63,8 +63,11 @@ export interface EntityTable {
  */
 export function entityValidator(spec: EntityTable, labels: Readonly<Record<string, string>> = {}): (record: DesiredRecord) => string | null {
   const [id, , ...fieldColumns] = spec.columns;
-  const checked = [...fieldColumns, ...(spec.extension?.columns ?? [])];
+  const checked = [...fieldColumns, ...(spec.extension?.columns ?? [])].map((c) => ({ name: c.name, check: columnCheck(c.spec) }));
   const label = (field: string) => labels[field] ?? field;
+  // An encoded set shorter than its smallest limit, without an escaped NUL, cannot break any limit:
+  // most records' tags are, and decoding them all would cost more than the rest of the checks.
+  const shortest = new Map(spec.childSets.map((set) => [set, Math.min(...set.columns.map((c) => c.spec.length ?? Infinity))]));
   return (record) => {
     const keyProblem = valueProblem(id!.spec, record.key);
     if (keyProblem) return `${label('id')} ${keyProblem}`;
@@ -73,12 +76,12 @@ export function entityValidator(spec: EntityTable, labels: Readonly<Record<strin
       return `${label('version')} ${record.version} is not a whole number from 1 to ${Number.MAX_SAFE_INTEGER}`;
     }
     for (const column of checked) {
-      const problem = valueProblem(column.spec, record.fields[column.name]);
+      const problem = column.check(record.fields[column.name]);
       if (problem) return `${label(column.name)} ${problem}`;
     }
     for (const set of spec.childSets) {
       const encoded = record.fields[set.field];
-      if (typeof encoded !== 'string') continue;
+      if (typeof encoded !== 'string' || (encoded.length <= shortest.get(set)! && !encoded.includes('\\u0000'))) continue;
       for (const row of set.decode(encoded)) {
         for (let i = 0; i < set.columns.length; i++) {
           const problem = valueProblem(set.columns[i]!.spec, row[i]);

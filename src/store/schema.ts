@@ -51,41 +51,77 @@ const INSTANT = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.\d+)?Z$/;
  * to NOT NULL constraints). Never quotes a text value: it may be a secret (a LoRa key).
  */
 export function valueProblem(spec: ColumnSpec, value: unknown): string | null {
-  if (value === null || value === undefined) return null;
+  return columnCheck(spec)(value);
+}
+
+export type ValueCheck = (value: unknown) => string | null;
+
+const checks = new WeakMap<ColumnSpec, ValueCheck>();
+
+/** The check of one kind of column as its own small function: every record runs some 35 of them. */
+export function columnCheck(spec: ColumnSpec): ValueCheck {
+  let check = checks.get(spec);
+  if (!check) checks.set(spec, (check = makeCheck(spec)));
+  return check;
+}
+
+function makeCheck(spec: ColumnSpec): ValueCheck {
   switch (spec.type) {
     case 'string':
     case 'text': {
-      if (typeof value !== 'string') return 'is not text';
-      if (value.includes('\u0000')) return 'contains a NUL character';
-      const length = spec.length;
-      // PostgreSQL counts characters (code points), JavaScript counts UTF-16 units: count the slow way only when it matters.
-      if (length !== undefined && value.length > length) {
-        const characters = [...value].length;
-        if (characters > length) return `is ${characters} characters long; at most ${length} fit`;
-      }
-      return null;
+      const length = spec.length ?? Infinity;
+      return (value) => {
+        if (value === null || value === undefined) return null;
+        if (typeof value !== 'string') return 'is not text';
+        if (value.includes('\u0000')) return 'contains a NUL character';
+        // PostgreSQL counts characters (code points), JavaScript counts UTF-16 units: count the slow way only when it matters.
+        if (value.length > length) {
+          const characters = [...value].length;
+          if (characters > length) return `is ${characters} characters long; at most ${length} fit`;
+        }
+        return null;
+      };
     }
     case 'integer':
-      if (typeof value !== 'number' || !Number.isInteger(value)) return 'is not a whole number';
-      return value < INT32_MIN || value > INT32_MAX ? `${value} is outside the 32-bit integer range` : null;
+      return (value) => {
+        if (value === null || value === undefined) return null;
+        if (typeof value !== 'number' || !Number.isInteger(value)) return 'is not a whole number';
+        return value < INT32_MIN || value > INT32_MAX ? `${value} is outside the 32-bit integer range` : null;
+      };
     case 'bigint':
-      if (typeof value !== 'number' || !Number.isInteger(value)) return 'is not a whole number';
-      return Number.isSafeInteger(value) ? null : `${value} is larger than ${Number.MAX_SAFE_INTEGER}`;
+      return (value) => {
+        if (value === null || value === undefined) return null;
+        if (typeof value !== 'number' || !Number.isInteger(value)) return 'is not a whole number';
+        return Number.isSafeInteger(value) ? null : `${value} is larger than ${Number.MAX_SAFE_INTEGER}`;
+      };
     case 'boolean':
-      return typeof value === 'boolean' ? null : 'is not a boolean';
+      return (value) => (value === null || value === undefined || typeof value === 'boolean' ? null : 'is not a boolean');
     case 'timestamptz':
-      return typeof value === 'string' && isRealInstant(value) ? null : `${JSON.stringify(value)} is not a real instant`;
+      return (value) =>
+        value === null || value === undefined || (typeof value === 'string' && isRealInstant(value)) ? null : `${JSON.stringify(value)} is not a real instant`;
   }
 }
 
 /** A UTC instant whose every part exists on the calendar, in the years 1 to 9999. */
 export function isRealInstant(value: string): boolean {
-  const m = INSTANT.exec(value);
-  if (!m) return false;
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
-  if (year < 1 || month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return false;
-  // Day 0 of the next month is the last day of this one; setUTCFullYear keeps years below 100 as they are.
-  const last = new Date(0);
-  last.setUTCFullYear(year, month, 0);
-  return day <= last.getUTCDate();
+  // Checked twice per record: digits read in place, no match array and no Date object per value.
+  if (value.length < 20 || !INSTANT.test(value)) return false;
+  const year = digits(value, 0, 4);
+  const month = digits(value, 5, 2);
+  const day = digits(value, 8, 2);
+  if (year < 1 || month < 1 || month > 12 || day < 1 || digits(value, 11, 2) > 23 || digits(value, 14, 2) > 59 || digits(value, 17, 2) > 59) return false;
+  return day <= (month === 2 ? (isLeapYear(year) ? 29 : 28) : DAYS_IN_MONTH[month - 1]!);
+}
+
+/** The number written by `count` ASCII digits at `at` (the pattern has checked they are digits). */
+function digits(text: string, at: number, count: number): number {
+  let n = 0;
+  for (let i = at; i < at + count; i++) n = n * 10 + (text.charCodeAt(i) - 48);
+  return n;
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function isLeapYear(year: number): boolean {
+  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
 }
