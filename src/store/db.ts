@@ -79,8 +79,15 @@ export function redactUrl(url: URL): string {
 
 const SQL_PREFIXED = Symbol('portal-sync.sqlPrefixed');
 
-export function openKnex(target: DbTarget): Knex {
-  const knex = createKnex(target);
+export interface OpenOptions {
+  /** Make the SQLite file's folder when missing (passes and `migrate` do; read-only commands do not). Default true. */
+  readonly createFolder?: boolean;
+  /** Open SQLite read-only: a file that does not exist fails instead of being created. Default false. */
+  readonly readOnly?: boolean;
+}
+
+export function openKnex(target: DbTarget, options: OpenOptions = {}): Knex {
+  const knex = createKnex(target, options);
   // knex prefixes a failed statement's SQL to the driver's message; flag it so output can drop it.
   knex.on('query-error', (error: unknown) => {
     if (error && typeof error === 'object') (error as Record<symbol, boolean>)[SQL_PREFIXED] = true;
@@ -91,13 +98,16 @@ export function openKnex(target: DbTarget): Knex {
 /** knex's own console output (stack traces of pool errors) would bypass --log-format; every failure reaches the result instead. */
 const quiet = { warn() {}, error() {}, deprecate() {}, debug() {} };
 
-function createKnex(target: DbTarget): Knex {
+function createKnex(target: DbTarget, options: OpenOptions): Knex {
   if (target.client === 'sqlite') {
-    if (target.filename !== ':memory:') ensureDir(dirname(target.filename!));
+    const memory = target.filename === ':memory:';
+    if (!memory && options.createFolder !== false) ensureDir(dirname(target.filename!));
+    // better-sqlite3 refuses a read-only in-memory database; one is empty anyway.
+    const readOnly = options.readOnly === true && !memory;
     return knexFactory({
       client: 'better-sqlite3',
       log: quiet,
-      connection: { filename: target.filename! },
+      connection: { filename: target.filename!, options: { readonly: readOnly } },
       useNullAsDefault: true,
       // Never interpolate values (LoRa keys...) into error messages.
       compileSqlOnError: false,
@@ -105,8 +115,11 @@ function createKnex(target: DbTarget): Knex {
         min: 1,
         max: 1,
         afterCreate(conn: { pragma(sql: string): unknown }, done: (err: Error | null, conn: unknown) => void) {
-          conn.pragma('journal_mode = WAL');
-          conn.pragma('synchronous = NORMAL');
+          // Setting the journal mode writes to the file; a read-only reader takes the file as it is.
+          if (!readOnly) {
+            conn.pragma('journal_mode = WAL');
+            conn.pragma('synchronous = NORMAL');
+          }
           conn.pragma('foreign_keys = ON');
           conn.pragma('busy_timeout = 5000');
           done(null, conn);

@@ -9,6 +9,28 @@ const EVENT_TABLE = columns({ run_id: 'integer', at: 'timestamptz', level: 'text
 export type RunStatus = 'ok' | 'partial' | 'failed' | 'refused' | 'interrupted';
 export type EventLevel = 'info' | 'warn' | 'error';
 
+/**
+ * Every type of event a run records: `history --type` accepts these and nothing else, so a typo is
+ * an error instead of an empty list. A new type of event belongs here.
+ */
+export const EVENT_TYPES = [
+  'skip',
+  'fail',
+  'warning',
+  'create',
+  'update',
+  'delete',
+  'guard',
+  'stale',
+  'conflict',
+  'listing',
+  'deletes-withheld',
+  'error',
+  'interrupted',
+] as const;
+
+export type EventType = (typeof EVENT_TYPES)[number];
+
 export interface RunEvent {
   level: EventLevel;
   type: string;
@@ -83,13 +105,23 @@ export interface RunFilter {
   limit?: number;
 }
 
+/** Newest first. */
 export async function listRuns(db: Knex, filter: RunFilter): Promise<StoredRun[]> {
   const q = db('sync_runs').select('*').orderBy('id', 'desc').limit(filter.limit ?? 20);
+  const rows: Array<Record<string, unknown>> = await whereRun(q, filter);
+  return rows.map(toStoredRun);
+}
+
+/** How many runs match, whatever the limit. */
+export async function countRuns(db: Knex, filter: RunFilter): Promise<number> {
+  return countOf(await whereRun(db('sync_runs'), filter).count({ n: '*' }));
+}
+
+function whereRun<Q extends Knex.QueryBuilder>(q: Q, filter: RunFilter): Q {
   if (filter.command) q.where('command', filter.command);
   if (filter.since) q.where('started_at', '>=', filter.since.toISOString());
   if (filter.until) q.where('started_at', '<', filter.until.toISOString());
-  const rows: Array<Record<string, unknown>> = await q;
-  return rows.map(toStoredRun);
+  return q;
 }
 
 export async function getRun(db: Knex, id: number): Promise<StoredRun | null> {
@@ -107,19 +139,10 @@ export interface EventFilter {
   limit?: number;
 }
 
+/** Newest first, as runs are: a cut list shows what happened last. */
 export async function listEvents(db: Knex, filter: EventFilter): Promise<StoredEvent[]> {
-  const q = db('sync_events as e')
-    .join('sync_runs as r', 'r.id', 'e.run_id')
-    .select('e.*')
-    .orderBy('e.id', 'asc')
-    .limit(filter.limit ?? 1000);
-  if (filter.runId !== undefined) q.where('e.run_id', filter.runId);
-  if (filter.command) q.where('r.command', filter.command);
-  if (filter.ref) q.where('e.ref', filter.ref);
-  if (filter.type) q.where('e.type', filter.type);
-  if (filter.since) q.where('e.at', '>=', filter.since.toISOString());
-  if (filter.until) q.where('e.at', '<', filter.until.toISOString());
-  const rows: Array<Record<string, unknown>> = await q;
+  const q = db('sync_events as e').select('e.*').orderBy('e.id', 'desc').limit(filter.limit ?? 1000);
+  const rows: Array<Record<string, unknown>> = await whereEvent(db, q, filter);
   return rows.map((r) => ({
     id: Number(r.id),
     runId: Number(r.run_id),
@@ -129,6 +152,25 @@ export async function listEvents(db: Knex, filter: EventFilter): Promise<StoredE
     ref: r.ref === null ? null : String(r.ref),
     message: String(r.message),
   }));
+}
+
+/** How many events match, whatever the limit. */
+export async function countEvents(db: Knex, filter: EventFilter): Promise<number> {
+  return countOf(await whereEvent(db, db('sync_events as e'), filter).count({ n: '*' }));
+}
+
+function whereEvent<Q extends Knex.QueryBuilder>(db: Knex, q: Q, filter: EventFilter): Q {
+  if (filter.runId !== undefined) q.where('e.run_id', filter.runId);
+  if (filter.command) q.whereIn('e.run_id', db('sync_runs').select('id').where('command', filter.command));
+  if (filter.ref) q.where('e.ref', filter.ref);
+  if (filter.type) q.where('e.type', filter.type);
+  if (filter.since) q.where('e.at', '>=', filter.since.toISOString());
+  if (filter.until) q.where('e.at', '<', filter.until.toISOString());
+  return q;
+}
+
+function countOf(rows: Array<Record<string, unknown>>): number {
+  return Number(rows[0]?.n ?? 0);
 }
 
 function toStoredRun(r: Record<string, unknown>): StoredRun {
