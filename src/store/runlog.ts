@@ -173,6 +173,63 @@ function countOf(rows: Array<Record<string, unknown>>): number {
   return Number(rows[0]?.n ?? 0);
 }
 
+/** Rows one DELETE of `pruneEvents` removes at most: short statements, short locks, whatever the table's size. */
+export const PRUNE_BATCH = 10_000;
+
+export interface PruneCounts {
+  events: number;
+  runs: number;
+}
+
+/**
+ * Deletes the events recorded before `before`, then the runs that finished before it and have no
+ * event left: the run log keeps what happened since the cut, whole. Works in id ranges of at most
+ * `batchSize` rows, each DELETE its own statement (and transaction), so pruning a huge table never
+ * holds one long lock over the passes that keep writing to it.
+ */
+export async function pruneEvents(db: Knex, before: Date, batchSize = PRUNE_BATCH): Promise<PruneCounts> {
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive whole number, got ${batchSize}`);
+  const cut = before.toISOString();
+  const events = await deleteInIdRanges(db, 'sync_events', batchSize, (q) => oldEvents(q, cut));
+  const runs = await deleteInIdRanges(db, 'sync_runs', batchSize, (q) => oldRuns(db, q, cut));
+  return { events, runs };
+}
+
+/** What `pruneEvents` would delete now, changing nothing. */
+export async function countPrunable(db: Knex, before: Date): Promise<PruneCounts> {
+  const cut = before.toISOString();
+  const events = countOf(await oldEvents(db('sync_events'), cut).count({ n: '*' }));
+  const runs = countOf(await oldRuns(db, db('sync_runs'), cut).count({ n: '*' }));
+  return { events, runs };
+}
+
+function oldEvents(q: Knex.QueryBuilder, cut: string): Knex.QueryBuilder {
+  return q.where('at', '<', cut);
+}
+
+/** Finished before the cut, with no event at or after it: nothing of the run outlives the prune. */
+function oldRuns(db: Knex, q: Knex.QueryBuilder, cut: string): Knex.QueryBuilder {
+  return q
+    .whereRaw('coalesce(finished_at, started_at) < ?', [cut])
+    .whereNotExists(db('sync_events').select(db.raw('1')).whereRaw('sync_events.run_id = sync_runs.id').where('sync_events.at', '>=', cut));
+}
+
+async function deleteInIdRanges(db: Knex, table: string, batchSize: number, only: (q: Knex.QueryBuilder) => Knex.QueryBuilder): Promise<number> {
+  const bounds = (await only(db(table)).min({ lo: 'id' }).max({ hi: 'id' }).first()) as { lo: unknown; hi: unknown } | undefined;
+  if (bounds?.lo === null || bounds?.lo === undefined) return 0;
+  const last = Number(bounds.hi);
+  let deleted = 0;
+  for (let from = Number(bounds.lo); from <= last; ) {
+    // The range ends `batchSize` rows further along the primary key, not at `from + batchSize`: it
+    // holds at most that many rows, and sparse ids (earlier prunes) never mean many empty statements.
+    const next: { id: unknown } | undefined = await db(table).select('id').where('id', '>=', from).orderBy('id').offset(batchSize).first();
+    const to = next === undefined ? last + 1 : Math.min(Number(next.id), last + 1);
+    deleted += Number(await only(db(table).where('id', '>=', from).andWhere('id', '<', to)).del());
+    from = to;
+  }
+  return deleted;
+}
+
 function toStoredRun(r: Record<string, unknown>): StoredRun {
   return {
     id: Number(r.id),
