@@ -9,6 +9,7 @@ import { runPassCommand, withPassOptions } from './commands/common.js';
 import { registerEmulate } from './commands/emulate.js';
 import { registerHistory } from './commands/history.js';
 import { registerMigrate } from './commands/migrate.js';
+import { registerPrune } from './commands/prune.js';
 import { EXIT } from './run/exit.js';
 import { exitCodeOf } from './run/exit-code.js';
 import { createLogger, type LogFormat } from './run/log.js';
@@ -110,6 +111,7 @@ export function buildProgram(setExitCode: (code: number) => void, logFormat: Log
 
   registerMigrate(program, run);
   registerHistory(program, run);
+  registerPrune(program, run);
   registerEmulate(program, run);
   for (const command of program.commands) command.exitOverride();
   return program;

@@ -58,8 +58,9 @@ export interface PassConfig {
 
 export function resolveDb(option: string | undefined, env: Env): DbTarget {
   const url = option ?? env.PORTAL_SYNC_DB ?? env.DATABASE_URL ?? DEFAULT_DB_URL;
+  const source = option !== undefined ? '--db' : env.PORTAL_SYNC_DB !== undefined ? 'PORTAL_SYNC_DB' : env.DATABASE_URL !== undefined ? 'DATABASE_URL' : '--db';
   try {
-    return parseDbUrl(url);
+    return parseDbUrl(url, source);
   } catch (error) {
     if (error instanceof DbUrlError) throw badValue(option === undefined ? 'env' : 'flag', error.message);
     throw error;

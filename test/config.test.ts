@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { resolve } from 'node:path';
 import { ConfigError, resolveDb, resolveIotHubConfig, resolvePassConfig, UsageError } from '../src/config.js';
 
 describe('configuration', () => {
@@ -21,6 +22,40 @@ describe('configuration', () => {
     [['sqlite:', {}], /needs a file path/],
   ])('rejects a bad --db %j', ([db, env], message) => {
     expect(() => resolveDb(db as string, env as Record<string, string>)).toThrow(message as RegExp);
+  });
+
+  it('reads sqlite:<relative path> and sqlite:/abs or sqlite:///abs as that absolute path', () => {
+    expect(resolveDb('sqlite:./rel.db', {}).filename).toBe(resolve('rel.db'));
+    expect(resolveDb('sqlite:/abs/x.db', {})).toMatchObject({ filename: '/abs/x.db', display: 'sqlite:/abs/x.db' });
+    expect(resolveDb('sqlite:///abs/x.db', {})).toMatchObject({ filename: '/abs/x.db', display: 'sqlite:/abs/x.db' });
+  });
+
+  it('refuses sqlite://<host>... instead of reading it as a path at the root', () => {
+    // It once became /gen.db: the file landed at the root of the file system.
+    expect(() => resolveDb('sqlite://./gen.db', {})).toThrow(UsageError);
+    expect(() => resolveDb('sqlite://./gen.db', {})).toThrow(
+      '--db "sqlite://./gen.db" has a host part (sqlite://<host>/...), which a SQLite file cannot have: write sqlite:./gen.db (a path relative to the current folder) or sqlite:///abs/path.db (an absolute path)',
+    );
+    expect(() => resolveDb('sqlite://gen.db', {})).toThrow(/write sqlite:gen\.db \(a path relative/);
+    expect(() => resolveDb(undefined, { PORTAL_SYNC_DB: 'sqlite://./gen.db' })).toThrow(ConfigError);
+  });
+
+  it('quotes a --db it cannot use as typed, with a hint, never with its password', () => {
+    expect(() => resolveDb('./foo.db', {})).toThrow('--db must be sqlite:<path> or postgres://..., got "./foo.db" (did you mean sqlite:./foo.db?)');
+    // From the environment the message names the variable, and the value is configuration (78).
+    expect(() => resolveDb(undefined, { DATABASE_URL: 'portal.db' })).toThrow('DATABASE_URL must be sqlite:<path> or postgres://..., got "portal.db" (did you mean sqlite:portal.db?)');
+    expect(() => resolveDb(undefined, { DATABASE_URL: 'portal.db' })).toThrow(ConfigError);
+    const cases = ['mysql://portal:s3cret@db/portal', 'mysql://portal:s3c@r/et@db/portal', 'postgres://portal:s3cret@db:notaport/portal'];
+    for (const url of cases) {
+      let message = '';
+      try {
+        resolveDb(url, {});
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toContain('portal:***@');
+      expect(message).not.toMatch(/s3c/);
+    }
   });
 
   it('needs a PostgreSQL database for the advisory lock, and checks option values', () => {

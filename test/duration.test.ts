@@ -8,6 +8,8 @@ describe('durations', () => {
     ['1.5s', 1500],
     ['2m', 120_000],
     ['1h', 3_600_000],
+    ['30d', 2_592_000_000],
+    ['1.5 D', 129_600_000],
     ['0s', 0],
     [' 45 S ', 45_000],
     ['0.25ms', 0],
@@ -15,7 +17,7 @@ describe('durations', () => {
     expect(parseDuration(text)).toBe(ms);
   });
 
-  it.each(['30', '', 's', '-1s', '1.s', '1 d', '1e3ms', 'soon', '1s2'])('refuses %j', (text) => {
+  it.each(['30', '', 's', '-1s', '1.s', '1 w', '1 day', '1e3ms', 'soon', '1s2'])('refuses %j', (text) => {
     expect(() => parseDuration(text)).toThrow(DurationError);
     expect(() => parseDuration(text)).toThrow(/is not a duration: write a number and a unit, like 500ms, 30s or 2m/);
   });

@@ -20,11 +20,14 @@ export class DbUrlError extends Error {}
 
 export const DEFAULT_DB_URL = 'sqlite:./portal-sync.db';
 
-/** `sqlite:<path>`, `sqlite::memory:`, `postgres://...` or `postgresql://...`. */
-export function parseDbUrl(url: string): DbTarget {
+/**
+ * `sqlite:<path>` (relative to the current folder, or absolute), `sqlite:///abs/path.db` (the same
+ * absolute path, as file URLs write it), `sqlite::memory:`, `postgres://...` or `postgresql://...`.
+ * `source` names where the value came from (`--db`, `PORTAL_SYNC_DB`...) in the error.
+ */
+export function parseDbUrl(url: string, source = '--db'): DbTarget {
   if (url.startsWith('sqlite:')) {
-    const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
-    if (path === '') throw new DbUrlError('--db sqlite: needs a file path, e.g. sqlite:./portal-sync.db');
+    const path = sqlitePath(url, source);
     const filename = path === ':memory:' ? ':memory:' : resolve(path);
     return { client: 'sqlite', url, display: `sqlite:${path}`, filename };
   }
@@ -33,11 +36,36 @@ export function parseDbUrl(url: string): DbTarget {
     try {
       parsed = new URL(url);
     } catch {
-      throw new DbUrlError('--db is not a valid postgres:// URL');
+      throw new DbUrlError(`${source} is not a valid postgres:// URL, got "${maskPassword(url)}"`);
     }
     return { client: 'postgres', url, display: redactUrl(parsed) };
   }
-  throw new DbUrlError(`--db must be sqlite:<path> or postgres://..., got "${url.split(':')[0]}:..."`);
+  const hint = /^[a-z][a-z0-9+.-]*:/i.test(url) ? '' : ` (did you mean sqlite:${url}?)`;
+  throw new DbUrlError(`${source} must be sqlite:<path> or postgres://..., got "${maskPassword(url)}"${hint}`);
+}
+
+function sqlitePath(url: string, source: string): string {
+  const rest = url.slice('sqlite:'.length);
+  if (rest.startsWith('//')) {
+    const after = rest.slice(2);
+    if (after.startsWith('/')) return after;
+    // `sqlite://./gen.db` once became `/gen.db`: a host part has no meaning for a file, so say what works.
+    const relative = after === '' ? './portal-sync.db' : after;
+    throw new DbUrlError(
+      `${source} "${maskPassword(url)}" has a host part (sqlite://<host>/...), which a SQLite file cannot have: ` +
+        `write sqlite:${relative} (a path relative to the current folder) or sqlite:///abs/path.db (an absolute path)`,
+    );
+  }
+  if (rest === '') throw new DbUrlError(`${source} sqlite: needs a file path, e.g. sqlite:./portal-sync.db`);
+  return rest;
+}
+
+/** A value as typed, fit to quote in an error: the password of anything URL-like masked. */
+function maskPassword(value: string): string {
+  // Greedy up to the last `@`: an unencoded `@` or `/` in the password must not leave part of it shown.
+  const match = /^([a-z][a-z0-9+.-]*:\/\/)(.*)@/is.exec(value);
+  if (!match || !match[2]!.includes(':')) return value;
+  return `${match[1]}${match[2]!.split(':')[0]}:***@${value.slice(match[0].length)}`;
 }
 
 /** A URL with user and password removed, for output. */
@@ -51,8 +79,15 @@ export function redactUrl(url: URL): string {
 
 const SQL_PREFIXED = Symbol('portal-sync.sqlPrefixed');
 
-export function openKnex(target: DbTarget): Knex {
-  const knex = createKnex(target);
+export interface OpenOptions {
+  /** Make the SQLite file's folder when missing (passes and `migrate` do; read-only commands do not). Default true. */
+  readonly createFolder?: boolean;
+  /** Open SQLite read-only: a file that does not exist fails instead of being created. Default false. */
+  readonly readOnly?: boolean;
+}
+
+export function openKnex(target: DbTarget, options: OpenOptions = {}): Knex {
+  const knex = createKnex(target, options);
   // knex prefixes a failed statement's SQL to the driver's message; flag it so output can drop it.
   knex.on('query-error', (error: unknown) => {
     if (error && typeof error === 'object') (error as Record<symbol, boolean>)[SQL_PREFIXED] = true;
@@ -63,13 +98,16 @@ export function openKnex(target: DbTarget): Knex {
 /** knex's own console output (stack traces of pool errors) would bypass --log-format; every failure reaches the result instead. */
 const quiet = { warn() {}, error() {}, deprecate() {}, debug() {} };
 
-function createKnex(target: DbTarget): Knex {
+function createKnex(target: DbTarget, options: OpenOptions): Knex {
   if (target.client === 'sqlite') {
-    if (target.filename !== ':memory:') ensureDir(dirname(target.filename!));
+    const memory = target.filename === ':memory:';
+    if (!memory && options.createFolder !== false) ensureDir(dirname(target.filename!));
+    // better-sqlite3 refuses a read-only in-memory database; one is empty anyway.
+    const readOnly = options.readOnly === true && !memory;
     return knexFactory({
       client: 'better-sqlite3',
       log: quiet,
-      connection: { filename: target.filename! },
+      connection: { filename: target.filename!, options: { readonly: readOnly } },
       useNullAsDefault: true,
       // Never interpolate values (LoRa keys...) into error messages.
       compileSqlOnError: false,
@@ -77,8 +115,11 @@ function createKnex(target: DbTarget): Knex {
         min: 1,
         max: 1,
         afterCreate(conn: { pragma(sql: string): unknown }, done: (err: Error | null, conn: unknown) => void) {
-          conn.pragma('journal_mode = WAL');
-          conn.pragma('synchronous = NORMAL');
+          // Setting the journal mode writes to the file; a read-only reader takes the file as it is.
+          if (!readOnly) {
+            conn.pragma('journal_mode = WAL');
+            conn.pragma('synchronous = NORMAL');
+          }
           conn.pragma('foreign_keys = ON');
           conn.pragma('busy_timeout = 5000');
           done(null, conn);
