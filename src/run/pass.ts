@@ -95,7 +95,8 @@ export async function runPass(
   }
   let db: Knex;
   try {
-    db = openKnex(target);
+    // A dry run writes no byte: not the schema, not the journal mode of an existing (even empty) file.
+    db = openKnex(target, config.dryRun ? { createFolder: false, readOnly: true } : {});
   } catch (error) {
     // The SQLite file's folder cannot be made (a typo, /proc, no permission): nothing to record in.
     await lock.release().catch(() => undefined);

@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { upsertDeviceModels } from '../../src/store/models.js';
 import { BACKENDS, createTestDatabase, type TestDatabase } from '../support/backends.js';
 import { parseJson, runCli, type CliResult } from '../support/cli.js';
@@ -245,6 +247,24 @@ describe.each(BACKENDS)('devices end to end on %s', (backend) => {
       tags: await db.knex()('device_tag_values').count({ n: '*' }),
     };
     expect(after).toEqual(before);
+  });
+
+  it.runIf(backend === 'sqlite')('--dry-run on an existing empty (0-byte) file writes not one byte to it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'portal-sync-empty-'));
+    try {
+      const file = join(dir, 'empty.db');
+      writeFileSync(file, '');
+      const before = statSync(file);
+      const result = await runCli(['devices', '--db', `sqlite:${file}`, '--lock-dir', lockDir, '--dry-run'], hub.env());
+      expect(result.code).toBe(78);
+      expect(result.stderr).toMatch(/has migrations to apply/);
+      const after = statSync(file);
+      expect(after.size).toBe(0);
+      expect(after.mtimeMs).toBe(before.mtimeMs);
+      expect(readdirSync(dir)).toEqual(['empty.db']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('--dry-run on a database without the schema changes nothing and says how to prepare it (78)', async () => {
