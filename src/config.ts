@@ -34,6 +34,7 @@ export interface CommonOptions {
   logFormat?: string;
   maxRows?: string;
   progress?: boolean;
+  keepEvents?: string;
 }
 
 export interface PassConfig {
@@ -54,6 +55,8 @@ export interface PassConfig {
   readonly progress: boolean;
   /** No --db, PORTAL_SYNC_DB or DATABASE_URL: the default file in the working directory is used. */
   readonly dbIsDefault: boolean;
+  /** Run-log events older than this are pruned after each pass; null keeps them all. */
+  readonly keepEventsMs: number | null;
 }
 
 export function resolveDb(option: string | undefined, env: Env): DbTarget {
@@ -65,6 +68,23 @@ export function resolveDb(option: string | undefined, env: Env): DbTarget {
     if (error instanceof DbUrlError) throw badValue(option === undefined ? 'env' : 'flag', error.message);
     throw error;
   }
+}
+
+export const DEFAULT_KEEP_EVENTS = '30d';
+
+/** How long the run log keeps events: a duration, or `forever`. */
+function resolveKeepEvents(option: string | undefined, env: string | undefined): number | null {
+  const value = option ?? env ?? DEFAULT_KEEP_EVENTS;
+  if (value === 'forever') return null;
+  const from = option === undefined ? 'env' : 'flag';
+  const name = from === 'flag' ? '--keep-events' : 'PORTAL_SYNC_KEEP_EVENTS';
+  try {
+    const ms = parseDuration(value);
+    if (ms >= 3_600_000) return ms;
+  } catch {
+    // reported below, with what is accepted
+  }
+  throw badValue(from, `${name} must be a duration of at least 1h (e.g. 30d) or "forever", got "${value}"`);
 }
 
 export function resolveLogFormat(value: string | undefined): LogFormat {
@@ -126,6 +146,7 @@ export function resolvePassConfig(command: string, opts: CommonOptions, env: Env
     color: stdoutIsTty && !json && env.NO_COLOR === undefined && env.TERM !== 'dumb',
     progress: opts.progress !== false,
     dbIsDefault,
+    keepEventsMs: resolveKeepEvents(opts.keepEvents, env.PORTAL_SYNC_KEEP_EVENTS),
   };
 }
 

@@ -23,7 +23,8 @@ export function withPassOptions(command: Command): Command {
     .option('--pushgateway <url>', 'push run metrics to this Prometheus Pushgateway (env PORTAL_SYNC_PUSHGATEWAY)')
     .addOption(new Option('--log-format <format>', 'logs on stderr as text or json lines').choices(['text', 'json']).default('text'))
     .option('--max-rows <n>', 'rows of the diff table before "... and N more"', '50')
-    .option('--no-progress', 'no progress line on stderr, even on a terminal');
+    .option('--no-progress', 'no progress line on stderr, even on a terminal')
+    .option('--keep-events <duration>', 'prune run-log events older than this after each pass, or "forever" (env PORTAL_SYNC_KEEP_EVENTS)', '30d');
 }
 
 /** Runs one pass of `inventory` and prints, pushes and returns the exit code. */

@@ -4,7 +4,7 @@ import { ProviderError } from '../providers/errors.js';
 import { hasChanges, Planner, summarize, type Plan, type PlanSummary, type RemoteEntry } from '../reconcile/index.js';
 import { copyableDbUrl, describeDbError, openKnex } from '../store/db.js';
 import { migrateLatest, pendingMigrations } from '../store/migrate.js';
-import { recordRun, type RunEvent, type RunStatus } from '../store/runlog.js';
+import { pruneEvents, recordRun, type RunEvent, type RunStatus } from '../store/runlog.js';
 import type { ApplyOutcome } from '../store/types.js';
 import type { PassConfig } from '../config.js';
 import { EXIT, type PassStatus } from './exit.js';
@@ -189,6 +189,7 @@ async function reconcile(
     return { applied, runId, status, exitCode, appliedSummary };
   });
   log.debug('applied', { runId, ...appliedCounts(applied), failed: applied.failed.length });
+  await keepEvents(db, config, log);
   const problem = inventory.afterCommit ? await inventory.afterCommit({ db, log, plan, listingComplete: listingError === null }) : null;
   if (problem) {
     log.error(problem);
@@ -196,6 +197,20 @@ async function reconcile(
     return finish({ status: 'partial', exitCode: EXIT.partial, plan, summary: failedSummary, applied, listingError, runId, error: problem });
   }
   return finish({ status, exitCode, plan, summary: appliedSummary, applied, listingError, runId });
+}
+
+/**
+ * Retention, after the commit and outside its transaction: events older than --keep-events go, in
+ * bounded batches. A failure here is a warning; the pass itself is done.
+ */
+async function keepEvents(db: Knex, config: PassConfig, log: Logger): Promise<void> {
+  if (config.keepEventsMs === null) return;
+  try {
+    const pruned = await pruneEvents(db, new Date(Date.now() - config.keepEventsMs));
+    if (pruned.events + pruned.runs > 0) log.debug('pruned the run log', { ...pruned });
+  } catch (error) {
+    log.warn(`run log not pruned: ${describeDbError(config.db, error)}`);
+  }
 }
 
 /** Counts of what the statements changed, as the run log records them. */

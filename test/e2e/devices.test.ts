@@ -356,6 +356,26 @@ describe.each(BACKENDS)('devices end to end on %s', (backend) => {
     expect(table.stdout).toContain('no modelId tag');
   });
 
+  it("history --ref tells a device's whole story: created, each change with its fields, deleted", async () => {
+    await sync();
+    setTwins([standard('std-1', 4, { tags: { deviceName: 'Boiler', modelId: 'm-thermo' } }), ...BASE_TWINS.slice(1)]);
+    await sync();
+    setTwins(BASE_TWINS.filter((t) => t.deviceId !== 'std-1'));
+    await sync();
+    const story = parseJson(await runCli(['history', '--db', db.url, '--json', '--ref', 'std-1'], {}));
+    // Newest first, like every list of history.
+    expect(story.events.map((e: any) => e.type)).toEqual(['delete', 'update', 'create']);
+    expect(story.events[2].message).toBe('created device (version 3)');
+    expect(story.events[1].message).toMatch(/^updated device: version: 3 -> 4; name: "Device std-1" -> "Boiler"; layer_id: "layer-1" -> null; tags: - floor; tags: - site$/);
+    expect(story.events[0].message).toBe('deleted device (stored version 4)');
+    // A LoRa key change is in the story, its value is not.
+    setTwins([lora('lora-1', 6, { properties: { desired: { AppKey: SECRET_APP_S_KEY }, reported: {} } })]);
+    await sync('--allow-mass-delete');
+    const lora1 = parseJson(await runCli(['history', '--db', db.url, '--json', '--ref', 'lora-1', '--type', 'update'], {}));
+    expect(lora1.events[0].message).toContain('app_key: (secret changed)');
+    expect(JSON.stringify(lora1)).not.toContain(SECRET_APP_S_KEY);
+  });
+
   it('never prints a secret: keys, connection string, LoRa session keys', async () => {
     setTwins([lora('lora-1', 1, { properties: { desired: { AppKey: SECRET_APP_KEY, AppSKey: SECRET_APP_S_KEY }, reported: {} } })]);
     const outputs: CliResult[] = [];
