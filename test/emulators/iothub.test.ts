@@ -207,8 +207,9 @@ describe('IoT Hub emulator over HTTP', () => {
     const r = await fetch(`${emu.url}/devices/d1?api-version=2021-04-12`, { headers: { authorization: sas(emu.credentials) } });
     expect(r.status).toBe(404);
     await r.text();
-    const g = await fetch(`${emu.url}/devices/query`);
+    const g = await fetch(`${emu.url}/devices/query?api-version=2021-04-12`, { headers: { authorization: sas(emu.credentials) } });
     expect(g.status).toBe(405);
+    expect(g.headers.get('allow')).toBe('POST');
     await g.text();
   });
 });

@@ -1,5 +1,9 @@
 /**
- * The emulated Azure IoT Hub service API (twin and module queries) over plain HTTP on loopback.
+ * The emulated Azure IoT Hub service API (twin queries and twin reads) over plain HTTP on loopback.
+ *
+ * Every hub route is checked in the order a real hub checks it: the SAS token first (401 before
+ * anything else, even for a path that does not exist), then `api-version` (400
+ * InvalidProtocolVersion), then the route (404/405), then the request itself.
  *
  *   POST /devices/query?api-version=...   body {"query": "..."}; headers Authorization (SAS),
  *                                         x-ms-max-item-count (default 100, clamped to 1..1000),
@@ -7,24 +11,34 @@
  *     200  JSON array of this page; x-ms-item-type "Twin" (SELECT *) or "Raw";
  *          x-ms-continuation on every page but the last
  *     400  unparseable body/query or invalid continuation token (IoT Hub style error body)
- *     401  missing/malformed/expired/wrongly signed SAS token
  *     4xx/5xx  injected faults (see fixture.ts)
- *   GET    /__emulator/stats   {"total": n, "operations": {"query:devices": n, ...}} (no auth)
+ *   GET    /twins/{deviceId}?api-version=...                      the device twin, as SELECT * returns it
+ *   GET    /twins/{deviceId}/modules/{moduleId}?api-version=...   the module twin
+ *     404  DeviceNotFound / ModuleNotFound
+ *   any hub route
+ *     401  missing/malformed/expired/wrongly signed SAS token
+ *     400  InvalidProtocolVersion: no api-version, or one the hub does not know
+ *   GET    /__emulator/stats   {"total": n, "operations": {"query:devices": n, "getTwin": n, ...}} (no auth)
  *   DELETE /__emulator/stats   resets the counters
- *   anything else -> 404
+ *   anything else -> 401 without a good token, 404 with one
  *
  * Query results are computed once per (query text, fixture generation) and pages are sliced from
  * that list; each row's JSON is cached per generation, so paging a large fleet is cheap. A
  * continuation token is the base64url of `{"o": offset, "q": hash of the query text}`: it does not
  * depend on the fixture generation, so a listing resumes at the same offset after a reload.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { formatConnectionString, verifySasToken, type IotHubCredentials } from '../../providers/iothub/sas.js';
+import { formatConnectionString, type IotHubCredentials } from '../../providers/iothub/sas.js';
+import { checkApiVersion } from './api-version.js';
+import { verifyServiceToken } from './auth.js';
+import { sendError, sendJson } from './errors.js';
 import { loadFixture, normalizeFixture, type FaultSpec, type Fixture, type FixtureInput } from './fixture.js';
 import { executeQuery, parseQuery, QuerySyntaxError, type ParsedQuery } from './query.js';
+import { matchRoute, type Route } from './routes.js';
+import { TwinIndex } from './twins.js';
 
 export interface IotHubEmulatorOptions {
   /** A fixture file, re-read whenever its mtime/size change (checked on each request). */
@@ -38,6 +52,7 @@ export interface IotHubEmulatorOptions {
 }
 
 export interface IotHubEmulatorStats {
+  /** Every request to a hub operation, failed ones included. */
   total: number;
   operations: Record<string, number>;
 }
@@ -71,24 +86,7 @@ const DEFAULT_PAGE_SIZE = 100;
 const MAX_PAGE_SIZE = 1000;
 const RESULT_CACHE_ENTRIES = 32;
 const PARSE_CACHE_ENTRIES = 256;
-const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 const WARM_SLICE_MS = 8;
-
-const ERROR_CODES: Record<number, string> = {
-  400: 'BadRequest',
-  401: 'IotHubUnauthorizedAccess',
-  403: 'IotHubQuotaExceeded',
-  404: 'NotFound',
-  408: 'RequestTimeout',
-  409: 'PreconditionFailed',
-  412: 'PreconditionFailed',
-  413: 'MessageTooLarge',
-  429: 'ThrottlingException',
-  500: 'ServerError',
-  502: 'BadGateway',
-  503: 'ServiceUnavailable',
-  504: 'GatewayTimeout',
-};
 
 interface CachedResult {
   generation: number;
@@ -122,28 +120,9 @@ function decodeContinuation(token: string, hash: string): number | undefined {
   }
 }
 
-function trackingMessage(detail?: string): string {
-  const id = randomUUID().replace(/-/g, '').toUpperCase();
-  const stamp = `Tracking ID:${id}-G:0-TimeStamp:${new Date().toISOString()}`;
-  return detail ? `${detail}. ${stamp}` : stamp;
-}
-
 const OPEN_BRACKET = Buffer.from('[');
 const CLOSE_BRACKET = Buffer.from(']');
 const COMMA = Buffer.from(',');
-
-function sendJson(res: ServerResponse, status: number, body: string | Buffer, headers: Record<string, string> = {}): void {
-  if (res.headersSent || res.destroyed) return;
-  const bytes = typeof body === 'string' ? Buffer.from(body) : body;
-  res.writeHead(status, { 'content-type': JSON_CONTENT_TYPE, 'content-length': String(bytes.length), ...headers });
-  res.end(bytes);
-}
-
-function sendError(res: ServerResponse, status: number, message: string, detail?: string, headers: Record<string, string> = {}): void {
-  const code = ERROR_CODES[status] ?? (status >= 500 ? 'ServerError' : 'BadRequest');
-  const body = JSON.stringify({ Message: `ErrorCode:${code};${message}`, ExceptionMessage: trackingMessage(detail) });
-  sendJson(res, status, body, { 'iothub-errorcode': code, ...headers });
-}
 
 function readBody(req: IncomingMessage): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
@@ -180,6 +159,7 @@ export async function startIotHubEmulator(options: IotHubEmulatorOptions = {}): 
   const parseCache = new Map<string, ParsedEntry | QuerySyntaxError>();
   const operations = new Map<string, number>();
   let total = 0;
+  let twinIndex: { generation: number; index: TwinIndex } | undefined;
   let closing = false;
   let closed: Promise<void> | undefined;
 
@@ -343,37 +323,43 @@ export async function startIotHubEmulator(options: IotHubEmulatorOptions = {}): 
       res.once('close', done);
     });
 
-  const handleQuery = async (req: IncomingMessage, res: ServerResponse) => {
-    refresh();
+  /** A query request's body, read before any check so that even a refused request is counted under its operation. */
+  interface QueryRequest {
+    /** undefined: larger than MAX_BODY_BYTES */
+    body: string | undefined;
+    text: string | undefined;
+    entry: ParsedEntry | QuerySyntaxError | undefined;
+    problem: string | undefined;
+    operation: string;
+  }
+
+  const readQuery = async (req: IncomingMessage): Promise<QueryRequest> => {
     const body = await readBody(req);
     let text: string | undefined;
-    let bodyProblem: string | undefined;
-    if (body === undefined) bodyProblem = `Request body is larger than ${MAX_BODY_BYTES} bytes`;
+    let problem: string | undefined;
+    if (body === undefined) problem = `Request body is larger than ${MAX_BODY_BYTES} bytes`;
     else {
       try {
         const v = JSON.parse(body) as unknown;
         const q = v !== null && typeof v === 'object' ? (v as { query?: unknown }).query : undefined;
         if (typeof q === 'string') text = q;
-        else bodyProblem = 'Request body must be a JSON object with a string "query"';
+        else problem = 'Request body must be a JSON object with a string "query"';
       } catch {
-        bodyProblem = 'Request body is not valid JSON';
+        problem = 'Request body is not valid JSON';
       }
     }
     const entry = text === undefined ? undefined : parseCached(text);
     const operation = entry && !(entry instanceof QuerySyntaxError) ? `query:${entry.parsed.from}` : guessOperation(text ?? '');
-    count(operation);
+    return { body, text, entry, problem, operation };
+  };
 
-    const verdict = verifySasToken(req.headers.authorization, current.hub, Math.floor(Date.now() / 1000));
-    if (!verdict.ok) {
-      sendError(res, 401, 'Unauthorized', `Unauthorized: ${verdict.reason}`);
-      return;
-    }
+  const answerQuery = async (req: IncomingMessage, res: ServerResponse, { body, text, entry, problem, operation }: QueryRequest) => {
     if (text === undefined || entry === undefined) {
-      sendError(res, body === undefined ? 413 : 400, bodyProblem ?? 'Bad request');
+      sendError(res, body === undefined ? 413 : 400, problem ?? 'Bad request');
       return;
     }
     if (entry instanceof QuerySyntaxError) {
-      sendError(res, 400, `Query is not valid. ${entry.message}`, entry.message);
+      sendError(res, 400, `Query is not valid. ${entry.message}`, { detail: entry.message });
       return;
     }
 
@@ -386,7 +372,7 @@ export async function startIotHubEmulator(options: IotHubEmulatorOptions = {}): 
     if (typeof token === 'string' && token !== '') {
       const decoded = decodeContinuation(token, entry.hash);
       if (decoded === undefined) {
-        sendError(res, 400, 'Invalid continuation token', 'The continuation token is malformed or belongs to another query');
+        sendError(res, 400, 'Invalid continuation token', { detail: 'The continuation token is malformed or belongs to another query' });
         return;
       }
       offset = decoded;
@@ -415,7 +401,7 @@ export async function startIotHubEmulator(options: IotHubEmulatorOptions = {}): 
             : fault.status >= 500
               ? 'The service encountered an error (injected fault)'
               : 'The request failed (injected fault)';
-        sendError(res, fault.status, message, 'Injected by the emulator fixture', headers);
+        sendError(res, fault.status, message, { detail: 'Injected by the emulator fixture', headers });
         return;
       }
     }
@@ -436,40 +422,77 @@ export async function startIotHubEmulator(options: IotHubEmulatorOptions = {}): 
     sendJson(res, 200, Buffer.concat(parts, length), headers);
   };
 
-  const statsSnapshot = (): IotHubEmulatorStats => ({ total, operations: Object.fromEntries(operations) });
+  const twins = (): TwinIndex => {
+    if (twinIndex?.generation !== generation) twinIndex = { generation, index: new TwinIndex(current) };
+    return twinIndex.index;
+  };
+
+  const answerTwin = (res: ServerResponse, route: Extract<Route, { kind: 'twin' | 'moduleTwin' }>) => {
+    const index = twins();
+    const found = route.kind === 'twin' ? index.device(route.deviceId) : index.module(route.deviceId, route.moduleId);
+    if (!found.found) {
+      sendError(res, 404, found.message, { code: found.code, detail: found.message });
+      return;
+    }
+    // The same bytes a query returns for this twin.
+    sendJson(res, 200, rowJson(found.twin));
+  };
+
+  const handleHub = async (req: IncomingMessage, res: ServerResponse, path: string, search: URLSearchParams) => {
+    refresh();
+    const route = matchRoute(req.method ?? '', path);
+    let query: QueryRequest | undefined;
+    let operation: string | undefined;
+    if (route.kind === 'query') {
+      query = await readQuery(req);
+      operation = query.operation;
+    } else {
+      req.resume();
+      if ('operation' in route) operation = route.operation;
+    }
+    if (operation !== undefined) count(operation);
+
+    const verdict = verifyServiceToken(req.headers.authorization, current.hub, Math.floor(Date.now() / 1000));
+    if (!verdict.ok) return sendError(res, 401, 'Unauthorized', { detail: `Unauthorized: ${verdict.reason}` });
+    const version = checkApiVersion(search);
+    // 'BadRequest' after the code is the real hub's text for this case.
+    if (!version.ok) return sendError(res, 400, 'BadRequest', { code: 'InvalidProtocolVersion', detail: version.detail });
+    if (route.kind === 'unknown') return sendError(res, 404, `No such resource: ${req.method ?? ''} ${path}`);
+    if (route.kind === 'methodNotAllowed') {
+      return sendError(res, 405, `Method ${req.method ?? ''} is not allowed on ${path}`, { headers: { allow: route.allow } });
+    }
+
+    if (route.kind === 'badId') return sendError(res, 400, 'The id in the path is not valid percent-encoding');
+    if (route.kind === 'query') return answerQuery(req, res, query!);
+    answerTwin(res, route);
+  };
+
+  const statsSnapshot = (): IotHubEmulatorStats => ({
+    total,
+    operations: Object.fromEntries(operations),
+  });
   const resetStats = () => {
     total = 0;
     operations.clear();
   };
 
   const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?', 1)[0]!;
-    const done = (p: Promise<void> | void) => {
-      if (p)
-        p.catch((err: unknown) => {
-          process.stderr.write(`iothub emulator: internal error: ${(err as Error).message}\n`);
-          sendError(res, 500, 'Internal emulator error');
-        });
-    };
-    if (path === '/devices/query') {
-      if (req.method !== 'POST') {
-        req.resume();
-        sendError(res, 405, `Method ${req.method ?? ''} is not allowed on /devices/query`, undefined, { allow: 'POST' });
-        return;
-      }
-      done(handleQuery(req, res));
-      return;
-    }
-    req.resume();
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
     if (path === '/__emulator/stats') {
+      req.resume();
       if (req.method === 'GET') sendJson(res, 200, JSON.stringify(statsSnapshot()));
       else if (req.method === 'DELETE') {
         resetStats();
         sendJson(res, 200, JSON.stringify(statsSnapshot()));
-      } else sendError(res, 405, `Method ${req.method ?? ''} is not allowed on /__emulator/stats`, undefined, { allow: 'GET, DELETE' });
+      } else sendError(res, 405, `Method ${req.method ?? ''} is not allowed on /__emulator/stats`, { headers: { allow: 'GET, DELETE' } });
       return;
     }
-    sendError(res, 404, `No such resource: ${req.method ?? ''} ${path}`);
+    handleHub(req, res, path, new URLSearchParams(q < 0 ? '' : url.slice(q + 1))).catch((err: unknown) => {
+      process.stderr.write(`iothub emulator: internal error: ${(err as Error).message}\n`);
+      sendError(res, 500, 'Internal emulator error');
+    });
   });
 
   const host = options.host ?? '127.0.0.1';
