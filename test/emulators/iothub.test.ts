@@ -403,18 +403,21 @@ describe('stats', () => {
       await query(emu, 'SELECT * FROM devices WHERE'); // 400
       await query(emu, 'SELECT * FROM devices.modules'); // 503 (fault)
       await query(emu, 'SELECT * FROM devices.modules');
-      expect(emu.stats()).toEqual({ total: 5, operations: { 'query:devices': 3, 'query:devices.modules': 2 } });
+      // Without a quota nothing is throttled; emulated time runs at the real pace.
+      const counted = { total: 5, operations: { 'query:devices': 3, 'query:devices.modules': 2 }, throttled: 0, throttledOperations: {}, quota: {}, timeScale: 1 };
+      expect(emu.stats()).toEqual({ ...counted, emulatedMs: expect.any(Number) });
       const res = await fetch(`${emu.url}/__emulator/stats`);
       expect(res.status).toBe(200);
-      expect(await res.json()).toEqual({ total: 5, operations: { 'query:devices': 3, 'query:devices.modules': 2 } });
+      expect(await res.json()).toEqual({ ...counted, emulatedMs: expect.any(Number) });
+      const zero = { total: 0, operations: {}, throttled: 0, throttledOperations: {} };
       const del = await fetch(`${emu.url}/__emulator/stats`, { method: 'DELETE' });
       expect(del.status).toBe(200);
-      expect(await del.json()).toEqual({ total: 0, operations: {} });
-      expect(emu.stats()).toEqual({ total: 0, operations: {} });
+      expect(await del.json()).toMatchObject(zero);
+      expect(emu.stats()).toMatchObject(zero);
       await query(emu, 'SELECT * FROM devices');
       expect(emu.stats().total).toBe(1);
       emu.resetStats();
-      expect(emu.stats()).toEqual({ total: 0, operations: {} });
+      expect(emu.stats()).toMatchObject(zero);
     } finally {
       await emu.close();
     }

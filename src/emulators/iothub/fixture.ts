@@ -20,7 +20,8 @@
  *   ],
  *   "faults": [
  *     {"operation": "query:devices", "page": 2, "status": 500, "times": 1}
- *   ]
+ *   ],
+ *   "quota": {"queries": "20/min"}
  * }
  * ```
  *
@@ -63,11 +64,20 @@
  *     emulator closes (a hub that accepted the connection and went silent). Not combined with
  *     `status` or `delayMs`.
  *
+ * `quota` — the hub's throttles, enforced as a sliding window per class (see quota.ts): `queries`
+ *   (`POST /devices/query`, S1: "20/min") and `twinReads` (`GET /twins/...`, S1: "100/s"). A rate is
+ *   a whole number per `s`, `min` or `h`. Past it the request gets 429 ThrottlingException, no
+ *   Retry-After, and takes no slot. Windows run on the emulated clock (`timeScale`). The `quota`
+ *   option of `startIotHubEmulator` (and `emulate --quota`) overrides this per class. A reload that
+ *   changes a class's rate starts that class's window afresh; an unchanged rate keeps its window.
+ *   Omitted: no quota.
+ *
  * A malformed fixture is rejected with a {@link FixtureError} naming the offending index and field,
  * e.g. `twins[3].deviceId must be a non-empty string`.
  */
 import { readFileSync } from 'node:fs';
 import type { IotHubCredentials } from '../../providers/iothub/sas.js';
+import { checkQuotaSpec, QuotaError, type QuotaSpec } from './quota.js';
 
 export const DEFAULT_HOST_NAME = 'emulated-hub.azure-devices.net';
 export const DEFAULT_KEY_NAME = 'iothubowner';
@@ -151,6 +161,8 @@ export interface Fixture {
   twins: DeviceTwin[];
   moduleTwins: ModuleTwin[];
   faults: FaultSpec[];
+  /** Rates as written, validated: `{"queries": "20/min"}`; `{}` when the hub is unthrottled. */
+  quota: QuotaSpec;
 }
 
 type Loose<T> = { [K in keyof T]?: unknown } & Record<string, unknown>;
@@ -163,6 +175,7 @@ export interface FixtureInput {
   twins?: Loose<DeviceTwin>[];
   moduleTwins?: Loose<ModuleTwin>[];
   faults?: FaultSpec[];
+  quota?: QuotaSpec;
   [key: string]: unknown;
 }
 
@@ -491,7 +504,16 @@ export function normalizeFixture(input: unknown): Fixture {
   }
 
   const faults = optArray(input, 'faults').map((f, i) => normalizeFault(f, `faults[${i}]`));
-  return { hub, deviceModels, edgeDeviceModels, twins, moduleTwins, faults };
+  let quota: QuotaSpec = {};
+  if (input['quota'] !== undefined) {
+    try {
+      quota = checkQuotaSpec(input['quota'], 'quota');
+    } catch (err) {
+      if (err instanceof QuotaError) throw new FixtureError(err.message);
+      throw err;
+    }
+  }
+  return { hub, deviceModels, edgeDeviceModels, twins, moduleTwins, faults, quota };
 }
 
 /** Parses fixture JSON text; errors name the source. */

@@ -306,6 +306,7 @@ export function generateFleet(spec: Partial<GenerateSpec> | GenerateSpec, seed =
     twins,
     moduleTwins,
     faults: [],
+    quota: {},
   };
 }
 

@@ -1,4 +1,4 @@
-/** The emulated Azure IoT Hub (service-side query API). See server.ts and fixture.ts. */
+/** The emulated Azure IoT Hub (service-side query and twin API). See server.ts, fixture.ts and quota.ts. */
 export { startIotHubEmulator, type IotHubEmulator, type IotHubEmulatorOptions, type IotHubEmulatorStats } from './server.js';
 export {
   loadFixture,
@@ -21,3 +21,16 @@ export {
 } from './fixture.js';
 export { generateFleet, parseGenerateSpec, type GenerateSpec } from './generate.js';
 export { parseQuery, executeQuery, QuerySyntaxError, type ParsedQuery, type QuerySource, type Condition, type Selection, type Collection } from './query.js';
+export {
+  parseRate,
+  parseQuotaOption,
+  checkQuotaSpec,
+  SlidingWindow,
+  QuotaError,
+  QUOTA_CLASSES,
+  type QuotaClass,
+  type QuotaSpec,
+  type QuotaState,
+  type Rate,
+} from './quota.js';
+export { EmulatedClock, parseTimeScale, TimeScaleError, type RealClock } from './clock.js';

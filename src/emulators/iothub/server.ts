@@ -3,7 +3,7 @@
  *
  * Every hub route is checked in the order a real hub checks it: the SAS token first (401 before
  * anything else, even for a path that does not exist), then `api-version` (400
- * InvalidProtocolVersion), then the route (404/405), then the request itself.
+ * InvalidProtocolVersion), then the route (404/405), then the quota (429), then the request itself.
  *
  *   POST /devices/query?api-version=...   body {"query": "..."}; headers Authorization (SAS),
  *                                         x-ms-max-item-count (default 100, clamped to 1..1000),
@@ -18,8 +18,9 @@
  *   any hub route
  *     401  missing/malformed/expired/wrongly signed SAS token
  *     400  InvalidProtocolVersion: no api-version, or one the hub does not know
- *   GET    /__emulator/stats   {"total": n, "operations": {"query:devices": n, "getTwin": n, ...}} (no auth)
- *   DELETE /__emulator/stats   resets the counters
+ *     429  ThrottlingException when a quota is set and used up (quota.ts); no Retry-After
+ *   GET    /__emulator/stats   counters, throttling and quota state, emulated time (no auth)
+ *   DELETE /__emulator/stats   resets the counters (not the quota windows: they are the hub's state)
  *   anything else -> 401 without a good token, 404 with one
  *
  * Query results are computed once per (query text, fixture generation) and pages are sliced from
@@ -34,9 +35,11 @@ import type { AddressInfo } from 'node:net';
 import { formatConnectionString, type IotHubCredentials } from '../../providers/iothub/sas.js';
 import { checkApiVersion } from './api-version.js';
 import { verifyServiceToken } from './auth.js';
+import { EmulatedClock, type RealClock } from './clock.js';
 import { sendError, sendJson } from './errors.js';
 import { loadFixture, normalizeFixture, type FaultSpec, type Fixture, type FixtureInput } from './fixture.js';
 import { executeQuery, parseQuery, QuerySyntaxError, type ParsedQuery } from './query.js';
+import { checkQuotaSpec, OPERATION_TYPE, QuotaMeter, type QuotaClass, type QuotaSpec, type QuotaState } from './quota.js';
 import { matchRoute, type Route } from './routes.js';
 import { TwinIndex } from './twins.js';
 
@@ -49,12 +52,29 @@ export interface IotHubEmulatorOptions {
   port?: number;
   /** Interface to listen on; default 127.0.0.1. */
   host?: string;
+  /**
+   * Throttles to enforce, e.g. `{queries: "20/min"}` (see quota.ts); per class, this wins over the
+   * fixture's `quota`.
+   */
+  quota?: QuotaSpec;
+  /** Emulated milliseconds per real millisecond for the quota windows (default 1; see clock.ts). */
+  timeScale?: number;
+  /** The real clock emulated time derives from (ms, monotonic); tests inject one. */
+  clock?: RealClock;
 }
 
 export interface IotHubEmulatorStats {
-  /** Every request to a hub operation, failed ones included. */
+  /** Every request to a hub operation, throttled and failed ones included. */
   total: number;
   operations: Record<string, number>;
+  /** Requests refused with 429 by the quota (not by injected faults). */
+  throttled: number;
+  throttledOperations: Record<string, number>;
+  /** Per configured class: its rate and how many requests the current window holds. */
+  quota: Partial<Record<QuotaClass, QuotaState>>;
+  timeScale: number;
+  /** Emulated time since the emulator started. */
+  emulatedMs: number;
 }
 
 export interface IotHubEmulator {
@@ -159,9 +179,15 @@ export async function startIotHubEmulator(options: IotHubEmulatorOptions = {}): 
   const parseCache = new Map<string, ParsedEntry | QuerySyntaxError>();
   const operations = new Map<string, number>();
   let total = 0;
+  const throttledOperations = new Map<string, number>();
+  let throttled = 0;
   let twinIndex: { generation: number; index: TwinIndex } | undefined;
   let closing = false;
   let closed: Promise<void> | undefined;
+  // Bad options are the caller's mistake: refuse them before anything listens.
+  const optionQuota = options.quota === undefined ? {} : checkQuotaSpec(options.quota, 'quota');
+  const clock = new EmulatedClock(options.timeScale ?? 1, options.clock);
+  const quota = new QuotaMeter(() => clock.now());
 
   const install = (f: Fixture, resetFaults: boolean) => {
     current = f;
@@ -169,6 +195,7 @@ export async function startIotHubEmulator(options: IotHubEmulatorOptions = {}): 
     resultCache = new Map();
     jsonCache = new WeakMap();
     if (resetFaults) faultUses = new Map();
+    quota.configure({ ...f.quota, ...optionQuota });
     warmUp();
   };
 
@@ -462,6 +489,19 @@ export async function startIotHubEmulator(options: IotHubEmulatorOptions = {}): 
       return sendError(res, 405, `Method ${req.method ?? ''} is not allowed on ${path}`, { headers: { allow: route.allow } });
     }
 
+    // An admitted request keeps its slot whatever happens next (a bad query, an injected fault).
+    const quotaClass: QuotaClass = route.kind === 'query' ? 'queries' : 'twinReads';
+    const refused = quota.take(quotaClass);
+    if (refused) {
+      throttled++;
+      throttledOperations.set(operation!, (throttledOperations.get(operation!) ?? 0) + 1);
+      // No Retry-After: the real hub documents none for throttling (see quota.ts).
+      return sendError(res, 429, `The request has been throttled. Operation type: ${OPERATION_TYPE[quotaClass]}`, {
+        code: 'ThrottlingException',
+        detail: `Emulated quota: ${quotaClass} ${refused.text} (sliding window)`,
+      });
+    }
+
     if (route.kind === 'badId') return sendError(res, 400, 'The id in the path is not valid percent-encoding');
     if (route.kind === 'query') return answerQuery(req, res, query!);
     answerTwin(res, route);
@@ -470,10 +510,17 @@ export async function startIotHubEmulator(options: IotHubEmulatorOptions = {}): 
   const statsSnapshot = (): IotHubEmulatorStats => ({
     total,
     operations: Object.fromEntries(operations),
+    throttled,
+    throttledOperations: Object.fromEntries(throttledOperations),
+    quota: quota.snapshot(),
+    timeScale: clock.timeScale,
+    emulatedMs: Math.floor(clock.now()),
   });
   const resetStats = () => {
     total = 0;
     operations.clear();
+    throttled = 0;
+    throttledOperations.clear();
   };
 
   const server = createServer((req, res) => {
