@@ -12,6 +12,8 @@ interface EmulateOptions {
   port?: string;
   host?: string;
   seedModels?: string;
+  quota?: string;
+  timeScale?: string;
 }
 
 export function registerEmulate(program: Command, run: (action: () => Promise<number>) => Promise<void>): void {
@@ -23,13 +25,28 @@ export function registerEmulate(program: Command, run: (action: () => Promise<nu
     .option('--port <port>', 'IoT Hub emulator port (default: a free port)')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--seed-models <db url>', 'write the fleet\'s device models into this portal database first')
-    .addHelpText('after', '\nExample:\n  eval "$(portal-sync emulate --fixture examples/fleet.json --seed-models sqlite:./portal-sync.db &)"')
+    .option(
+      '--quota <spec>',
+      'throttle as IoT Hub does, e.g. queries=20/min (S1) or queries=20/min,twinReads=100/s; rates per s, min or h; ' +
+        'past one: 429 ThrottlingException; overrides the fixture\'s "quota"',
+    )
+    .option('--time-scale <n>', 'run the quota windows n times faster: one emulated minute lasts 60/n real seconds', '1')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        '  eval "$(portal-sync emulate --fixture examples/fleet.json --seed-models sqlite:./portal-sync.db &)"',
+        '  portal-sync emulate --generate devices=100000 --quota queries=20/min --time-scale 60',
+        '    an S1 hub\'s query quota, with an emulated minute per real second',
+      ].join('\n'),
+    )
     .action((opts: EmulateOptions) => run(() => emulate(opts)));
 }
 
 async function emulate(opts: EmulateOptions): Promise<number> {
   // The emulators are loaded only by this command, never by a pass.
-  const { generateFleet, parseGenerateSpec, startIotHubEmulator } = await import('../emulators/iothub/index.js');
+  const { generateFleet, parseGenerateSpec, parseQuotaOption, parseTimeScale, startIotHubEmulator } = await import('../emulators/iothub/index.js');
   if (!opts.fixture && !opts.generate) throw new UsageError('emulate needs --fixture <file> or --generate <spec>');
   if (opts.fixture && opts.generate) throw new UsageError('emulate takes --fixture or --generate, not both');
   let fixture: Fixture | undefined;
@@ -42,9 +59,21 @@ async function emulate(opts: EmulateOptions): Promise<number> {
   }
   const port = opts.port === undefined ? undefined : Number(opts.port);
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new UsageError('--port must be a port number');
+  let quota;
+  let timeScale;
+  try {
+    quota = opts.quota === undefined ? undefined : parseQuotaOption(opts.quota);
+  } catch (error) {
+    throw new UsageError(`--quota: ${(error as Error).message}`);
+  }
+  try {
+    timeScale = parseTimeScale(opts.timeScale ?? '1');
+  } catch (error) {
+    throw new UsageError(`--time-scale: ${(error as Error).message}`);
+  }
   let emulator;
   try {
-    emulator = await startIotHubEmulator({ fixturePath: opts.fixture, fixture, port, host: opts.host });
+    emulator = await startIotHubEmulator({ fixturePath: opts.fixture, fixture, port, host: opts.host, ...(quota ? { quota } : {}), timeScale });
   } catch (error) {
     throw new ConfigError(`cannot start the IoT Hub emulator: ${(error as Error).message}`);
   }
@@ -75,6 +104,11 @@ async function emulate(opts: EmulateOptions): Promise<number> {
     process.stdout.write(`export ${name}='${value.replace(/'/g, `'\\''`)}'\n`);
   }
   process.stderr.write(`IoT Hub emulator listening on ${emulator.url} (stats: ${emulator.url}/__emulator/stats); Ctrl-C to stop\n`);
+  const { quota: quotas, timeScale: scale } = emulator.stats();
+  const limits = Object.entries(quotas).map(([name, q]) => `${name} ${q.rate}`);
+  if (limits.length > 0 || scale !== 1) {
+    process.stderr.write(`quota: ${limits.length > 0 ? limits.join(', ') : 'none'}; time scale ${scale} (an emulated minute lasts ${formatSeconds(60 / scale)})\n`);
+  }
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);
@@ -82,4 +116,8 @@ async function emulate(opts: EmulateOptions): Promise<number> {
   });
   await emulator.close();
   return EXIT.ok;
+}
+
+function formatSeconds(seconds: number): string {
+  return `${Number(seconds.toPrecision(3))} s`;
 }

@@ -1,0 +1,86 @@
+/** `portal-sync emulate --quota ... --time-scale ...` as a process (the built CLI; `npm test` builds it). */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ChildProcess } from 'node:child_process';
+import { collect, runCli, spawnCli, waitFor, type CliResult } from '../support/cli.js';
+import { createSasToken, parseConnectionString } from '../../src/providers/iothub/sas.js';
+
+describe('emulate --quota --time-scale', () => {
+  let child: ChildProcess | undefined;
+  let done: Promise<CliResult> | undefined;
+  afterEach(async () => {
+    child?.kill('SIGTERM');
+    await done;
+    child = undefined;
+    done = undefined;
+  });
+
+  it('throttles the fourth query of a 3/h quota and reports the scaled clock in the stats', async () => {
+    // An emulated hour is a real minute here: long enough that the window cannot pass mid-test.
+    child = spawnCli(['emulate', '--generate', 'devices=5', '--quota', 'queries=3/h', '--time-scale', '60'], {});
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    done = collect(child);
+    await waitFor(() => out.includes('IOTHUB_ENDPOINT') && err.includes('quota:'), 'the emulator to print its environment');
+    expect(err).toContain('quota: queries 3/h; time scale 60 (an emulated minute lasts 1 s)');
+    const env = Object.fromEntries([...out.matchAll(/^export (\w+)='([^']*)'$/gm)].map((m) => [m[1]!, m[2]!]));
+    const hub = parseConnectionString(env['IOTHUB_CONNECTION_STRING']!);
+    const endpoint = env['IOTHUB_ENDPOINT']!;
+
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await fetch(`${endpoint}/devices/query?api-version=2021-04-12`, {
+        method: 'POST',
+        headers: { authorization: createSasToken(hub, Math.floor(Date.now() / 1000) + 600), 'content-type': 'application/json' },
+        body: JSON.stringify({ query: 'SELECT deviceId FROM devices' }),
+      });
+      statuses.push(res.status);
+      if (res.status === 429) {
+        expect(res.headers.get('retry-after')).toBeNull();
+        expect(((await res.json()) as { Message: string }).Message).toMatch(/^ErrorCode:ThrottlingException;/);
+      } else await res.text();
+    }
+    expect(statuses).toEqual([200, 200, 200, 429]);
+
+    // Emulated time between two stats reads is 60 times the real time between them, within the
+    // uncertainty of when each read happened.
+    const sample = async () => {
+      const before = performance.now();
+      const stats = (await (await fetch(`${endpoint}/__emulator/stats`)).json()) as Record<string, any>;
+      return { before, after: performance.now(), stats };
+    };
+    const a = await sample();
+    await new Promise((r) => setTimeout(r, 50));
+    const b = await sample();
+    expect(b.stats).toMatchObject({
+      timeScale: 60,
+      throttled: 1,
+      throttledOperations: { 'query:devices': 1 },
+      quota: { queries: { rate: '3/h', limit: 3, windowMs: 3_600_000, used: 3 } },
+    });
+    const emulated = b.stats['emulatedMs'] - a.stats['emulatedMs'];
+    expect(emulated).toBeGreaterThanOrEqual(Math.floor(60 * (b.before - a.after)) - 1);
+    expect(emulated).toBeLessThanOrEqual(Math.ceil(60 * (b.after - a.before)) + 1);
+  });
+
+  it('refuses a bad --quota or --time-scale with exit 64 before listening', async () => {
+    const quota = await runCli(['emulate', '--generate', 'devices=1', '--quota', 'queries=fast'], {});
+    expect(quota.code).toBe(64);
+    expect(quota.stderr).toContain('--quota: "fast" is not a rate like 20/min');
+    expect(quota.stdout).toBe('');
+    const unknown = await runCli(['emulate', '--generate', 'devices=1', '--quota', 'writes=1/s'], {});
+    expect(unknown.code).toBe(64);
+    expect(unknown.stderr).toContain('unknown quota "writes"');
+    const scale = await runCli(['emulate', '--generate', 'devices=1', '--time-scale', '0'], {});
+    expect(scale.code).toBe(64);
+    expect(scale.stderr).toContain('--time-scale: time scale must be');
+  });
+
+  it('documents both in --help', async () => {
+    const help = await runCli(['emulate', '--help'], {});
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/--quota <spec>\s+throttle as IoT Hub does, e\.g\. queries=20\/min/);
+    expect(help.stdout).toMatch(/--time-scale <n>\s+run the quota windows n times faster/);
+  });
+});
