@@ -1,12 +1,13 @@
 /**
- * examples/crontab, run as cron runs it: through a shell, from the text itself, so that an example
- * that no longer works fails here first.
+ * The README's runnable examples and examples/crontab, run as their readers run them: through a
+ * shell, from the text itself, so that an example that no longer works fails here first.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { parseCrontab, REPO } from '../support/docs.js';
+import { builtModule } from '../support/built.js';
+import { parseCrontab, readmeBlock, REPO } from '../support/docs.js';
 import { startPortal, type Portal } from '../support/portal.js';
 import { requireOrSkip, startPushgateway } from '../support/services.js';
 import { runShell } from '../support/shell.js';
@@ -22,6 +23,68 @@ function installCli(path: string): void {
   writeFileSync(path, `#!/bin/sh\nexec '${process.execPath}' '${CLI}' "$@"\n`);
   chmodSync(path, 0o755);
 }
+
+describe('README: Quick start', () => {
+  it('npm run demo: the first pass creates the fleet, the second says what the README says', async () => {
+    const line = readmeBlock('quick-start')
+      .split('\n')
+      .find((l) => /\bnpm run demo\b/.test(l));
+    if (!line) throw new Error('the quick start no longer runs `npm run demo`');
+    const [commands, comment = ''] = line.split(/\s+#\s+/, 2);
+    const scripts = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    // `npm ci` installs and builds what this suite already runs on, and the build is checked fresh
+    // here instead of run again; every other step runs as written.
+    builtModule('src/cli.ts');
+    const steps = commands!
+      .split('&&')
+      .map((s) => s.trim())
+      .filter((s) => s !== 'npm ci')
+      .flatMap((s) => {
+        const script = /^npm run (\S+)$/.exec(s)?.[1];
+        if (script === undefined) return [s];
+        if (!scripts[script]) throw new Error(`the quick start runs \`${s}\`, which package.json does not have`);
+        return scripts[script]!.split('&&').map((p) => p.trim()).filter((p) => !/^npm run build\b/.test(p));
+      });
+    const result = await runShell('/bin/sh', ['-e', '-c', steps.join(' && ')], {
+      cwd: REPO,
+      env: { PATH: `${dirname(process.execPath)}:/usr/bin:/bin`, HOME: tmpdir() },
+      timeoutMs: 45_000,
+    });
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    const passes = result.stdout.split(/^\$ portal-sync /m).filter((s) => s.startsWith('devices'));
+    expect(passes).toHaveLength(2);
+    expect(passes[0]).toMatch(new RegExp(`^Plan: ${FLEET_DEVICES.length} to create,`, 'm'));
+    const promised = /second says "([^"]+)"/.exec(comment)?.[1];
+    if (!promised) throw new Error(`the quick start no longer says what the second pass prints: ${line}`);
+    expect(passes[1]).toContain(promised);
+    expect(passes[1]).not.toMatch(/to create/);
+  });
+});
+
+describe('README: emulate', () => {
+  let work: string;
+  beforeEach(() => {
+    work = mkdtempSync(join(tmpdir(), 'portal-sync-readme-'));
+  });
+  afterEach(() => rmSync(work, { recursive: true, force: true }));
+
+  it('runs as shown, through /bin/sh, from the repository with portal-sync on the PATH', async () => {
+    const script = readmeBlock('emulate');
+    // From the repository, as the README says; the working files of the example land in `work`.
+    symlinkSync(join(REPO, 'examples'), join(work, 'examples'));
+    installCli(join(work, 'bin', 'portal-sync'));
+    // runShell ends the emulator with the rest of the script's process group should the script not.
+    const result = await runShell('/bin/sh', ['-e', '-c', script], {
+      cwd: work,
+      env: { PATH: `${join(work, 'bin')}:/usr/bin:/bin`, HOME: work, TMPDIR: work },
+    });
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.stdout).toMatch(new RegExp(`^Plan: ${FLEET_DEVICES.length} to create,`, 'm'));
+    expect(result.stdout).toContain('Dry run: nothing was changed.');
+    const envFile = /--write-env\s+(\S+)/.exec(script)?.[1];
+    if (envFile) expect(existsSync(join(work, envFile)), 'the emulator removes its env file when stopped').toBe(false);
+  });
+});
 
 describe('examples/crontab, as cron runs it', () => {
   let portal: Portal;

@@ -1,10 +1,23 @@
 /**
- * The runnable examples of examples/, read the way their readers use them, so that an example that
- * stops working fails a test instead of a user.
+ * The runnable examples of README.md and examples/, read the way their readers use them, so that an
+ * example that stops working fails a test instead of a user.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The fenced block just after `<!-- tested: <name> -->` in README.md. */
+export function readmeBlock(name: string): string {
+  const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+  const marker = `<!-- tested: ${name} -->`;
+  const at = readme.indexOf(marker);
+  if (at < 0) throw new Error(`README.md has no block marked ${marker}`);
+  const block = /^\s*```[\w-]*\n([\s\S]*?)^```/m.exec(readme.slice(at + marker.length));
+  if (!block || block.index !== 0) throw new Error(`${marker} in README.md is not followed by a fenced code block`);
+  return block[1]!;
+}
 
 export interface CronJob {
   schedule: string;
