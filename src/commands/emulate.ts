@@ -22,10 +22,10 @@ interface EmulateOptions {
 
 const EXAMPLE = `
 Example (from the repository; the emulator runs in the background until killed):
-  portal-sync emulate --fixture examples/fleet.json --seed-models --write-env .portal-sync/emulator.env &
+  portal-sync emulate --fixture examples/fleet.json --seed-models sqlite:./portal-sync.db --write-env .portal-sync/emulator.env &
   until [ -f .portal-sync/emulator.env ] || ! kill -0 $! 2>/dev/null; do sleep 0.1; done
   . .portal-sync/emulator.env
-  portal-sync devices --dry-run
+  portal-sync devices --db sqlite:./portal-sync.db --dry-run
   kill $!
 
 Not eval "$(portal-sync emulate ... &)": the emulator keeps the substitution's output open, so it
