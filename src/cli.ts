@@ -73,6 +73,7 @@ export function buildProgram(setExitCode: (code: number) => void, logFormat: Log
         .option('--max-retries <n>', 'retries of a throttled or failed page before the pass gives up on it', '5')
         .option('--request-timeout <duration>', 'longest one HTTP request may take (500ms, 30s, 2m)', DEFAULT_REQUEST_TIMEOUT)
         .option('--page-budget <duration>', 'longest one page may take, all its attempts and waits included', DEFAULT_PAGE_BUDGET)
+        .option('--rate <n/unit>', "pace queries, e.g. 10/min, leaving the rest of the hub's quota to others (env PORTAL_SYNC_IOTHUB_RATE)")
         .addHelpText(
           'after',
           '\nEnvironment:\n  IOTHUB_CONNECTION_STRING  service connection string of the hub (needs registry read)\n' +

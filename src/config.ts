@@ -6,6 +6,7 @@ import { ConnectionStringError, parseConnectionString, type IotHubCredentials } 
 import type { LogFormat } from './run/log.js';
 import { DEFAULT_RETRY } from './providers/retry.js';
 import { DurationError, formatDuration, parseDuration } from './duration.js';
+import { parseRate, type Rate } from './providers/pace.js';
 
 /** Bad configuration (the environment, credentials, paths): exit 78. Messages never quote a secret. */
 export class ConfigError extends Error {}
@@ -35,6 +36,7 @@ export interface CommonOptions {
   maxRows?: string;
   progress?: boolean;
   keepEvents?: string;
+  maxDuration?: string;
 }
 
 export interface PassConfig {
@@ -57,6 +59,8 @@ export interface PassConfig {
   readonly dbIsDefault: boolean;
   /** Run-log events older than this are pruned after each pass; null keeps them all. */
   readonly keepEventsMs: number | null;
+  /** A listing still running this long after the pass started stops there, as partial; null: no limit. */
+  readonly maxDurationMs: number | null;
 }
 
 export function resolveDb(option: string | undefined, env: Env): DbTarget {
@@ -147,6 +151,7 @@ export function resolvePassConfig(command: string, opts: CommonOptions, env: Env
     progress: opts.progress !== false,
     dbIsDefault,
     keepEventsMs: resolveKeepEvents(opts.keepEvents, env.PORTAL_SYNC_KEEP_EVENTS),
+    maxDurationMs: opts.maxDuration === undefined ? null : resolveDuration('--max-duration', opts.maxDuration),
   };
 }
 
@@ -159,6 +164,10 @@ export interface IotHubConfig {
   readonly requestTimeoutMs: number;
   /** Everything one page may take: its attempts and the waits between them. */
   readonly pageBudgetMs: number;
+  /** Requests per unit of time the pass may make (`--rate`); null: as fast as the hub answers, slowing down on 429. */
+  readonly rate: Rate | null;
+  /** Emulated time runs this many times faster (tests and benchmarks against an emulator with the same --time-scale). */
+  readonly timeScale: number;
 }
 
 export const DEFAULT_REQUEST_TIMEOUT = '30s';
@@ -169,6 +178,7 @@ const MAX_DURATION_MS = 24 * 3_600_000;
 export interface IotHubOptions {
   pageSize?: string;
   maxRetries?: string;
+  rate?: string;
   requestTimeout?: string;
   pageBudget?: string;
 }
@@ -210,5 +220,13 @@ export function resolveIotHubConfig(opts: IotHubOptions, env: Env): IotHubConfig
   if (!Number.isInteger(maxRetries) || maxRetries < 0 || maxRetries > 20) throw new UsageError('--max-retries must be a whole number from 0 to 20');
   const requestTimeoutMs = resolveDuration('--request-timeout', opts.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT);
   const pageBudgetMs = resolveDuration('--page-budget', opts.pageBudget ?? DEFAULT_PAGE_BUDGET);
-  return { credentials, endpoint, pageSize, maxRetries, requestTimeoutMs, pageBudgetMs };
+  const rateText = opts.rate ?? env.PORTAL_SYNC_IOTHUB_RATE;
+  const rate = rateText === undefined ? null : parseRate(rateText);
+  if (rateText !== undefined && rate === null) {
+    const from = opts.rate === undefined ? 'env' : 'flag';
+    throw badValue(from, `${from === 'flag' ? '--rate' : 'PORTAL_SYNC_IOTHUB_RATE'} must be requests per unit of time, e.g. 20/min or 5/s, got "${rateText}"`);
+  }
+  const timeScale = env.PORTAL_SYNC_TIME_SCALE === undefined ? 1 : Number(env.PORTAL_SYNC_TIME_SCALE);
+  if (!Number.isFinite(timeScale) || timeScale < 1 || timeScale > 10_000) throw new ConfigError('PORTAL_SYNC_TIME_SCALE must be a number from 1 to 10000');
+  return { credentials, endpoint, pageSize, maxRetries, requestTimeoutMs, pageBudgetMs, rate, timeScale };
 }

@@ -24,6 +24,7 @@ export function withPassOptions(command: Command): Command {
     .addOption(new Option('--log-format <format>', 'logs on stderr as text or json lines').choices(['text', 'json']).default('text'))
     .option('--max-rows <n>', 'rows of the diff table before "... and N more"', '50')
     .option('--no-progress', 'no progress line on stderr, even on a terminal')
+    .option('--max-duration <duration>', 'stop the listing past this time from the start (as partial: applied, nothing deleted)')
     .option('--keep-events <duration>', 'prune run-log events older than this after each pass, or "forever" (env PORTAL_SYNC_KEEP_EVENTS)', '30d');
 }
 
@@ -57,8 +58,9 @@ export async function runPassCommand(
   if (config.pushgateway && !config.dryRun && result.status !== 'locked') {
     await pushMetrics(config.pushgateway, result, log);
   }
-  if (interruption.received() !== null) {
-    // A request abandoned mid-page would hold the process for its whole timeout: flush and leave.
+  if (interruption.received() !== null || result.listingError !== null) {
+    // A request abandoned mid-page (a signal, --max-duration, a side listing that failed) would hold
+    // the process for its whole timeout: flush and leave.
     await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
     process.exit(result.exitCode);
   }
@@ -101,6 +103,7 @@ async function pushMetrics(url: string, result: PassResult, log: Logger): Promis
         : { create: 0, update: 0, delete: 0 },
       records: { unchanged: result.summary.unchanged, skipped: result.summary.skipped, failed: result.summary.failed },
       apiCalls: result.apiCalls,
+      quota: { throttled: result.quota.throttled, waitSeconds: result.quota.waitMs / 1000 },
     });
   } catch (error) {
     log.warn(`metrics not pushed: ${error instanceof Error ? error.message : String(error)}`);

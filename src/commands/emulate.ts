@@ -1,20 +1,40 @@
-import type { Command } from 'commander';
-import { ConfigError, resolveDb, UsageError } from '../config.js';
-import type { Fixture } from '../emulators/iothub/index.js';
+import { Option, type Command } from 'commander';
+import { ConfigError, resolveDb, resolveLogFormat, UsageError } from '../config.js';
+import type { Fixture, IotHubEmulator } from '../emulators/iothub/index.js';
 import { describeDbError, openKnex } from '../store/db.js';
 import { migrateLatest } from '../store/migrate.js';
 import { upsertDeviceModels, upsertEdgeDeviceModels } from '../store/models.js';
 import { EXIT } from '../run/exit.js';
+import { createLogger, type Logger } from '../run/log.js';
+import { writeStdout } from '../run/stdout.js';
+import { formatExports, removeEnvFile, writeEnvFile } from './env-file.js';
 
 interface EmulateOptions {
   fixture?: string;
   generate?: string;
   port?: string;
   host?: string;
-  seedModels?: string;
+  /** `true` when given without a URL: the database the other commands use by default. */
+  seedModels?: string | true;
+  writeEnv?: string;
+  logFormat?: string;
   quota?: string;
   timeScale?: string;
 }
+
+const EXAMPLE = `
+Example (from the repository; the emulator runs in the background until killed):
+  portal-sync emulate --fixture examples/fleet.json --seed-models sqlite:./portal-sync.db --write-env .portal-sync/emulator.env &
+  until [ -f .portal-sync/emulator.env ] || ! kill -0 $! 2>/dev/null; do sleep 0.1; done
+  . .portal-sync/emulator.env
+  portal-sync devices --db sqlite:./portal-sync.db --dry-run
+  kill $!
+
+Not eval "$(portal-sync emulate ... &)": the emulator keeps the substitution's output open, so it
+never returns. --write-env's file appears once every server listens (and the models are seeded).
+
+An S1 unit's query quota, with an emulated minute per real second:
+  portal-sync emulate --generate devices=100000 --quota queries=20/min --time-scale 60`;
 
 export function registerEmulate(program: Command, run: (action: () => Promise<number>) => Promise<void>): void {
   program
@@ -24,27 +44,24 @@ export function registerEmulate(program: Command, run: (action: () => Promise<nu
     .option('--generate <spec>', 'generate a fleet instead, e.g. devices=100000,lora=10000')
     .option('--port <port>', 'IoT Hub emulator port (default: a free port)')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--seed-models <db url>', 'write the fleet\'s device models into this portal database first')
+    .option('--seed-models [db url]', "write the fleet's device models into this portal database first (without one: env PORTAL_SYNC_DB, then DATABASE_URL, then sqlite:./portal-sync.db)")
+    // Not --env-file: Node 20 takes that for its own option anywhere on the command line, script
+    // arguments included (nodejs/node#54232), and exits 9 before this program runs when the file
+    // does not exist yet, which is always the case here.
+    .option('--write-env <file>', 'once ready, also write the export lines to this file (temp file + rename); removed on exit')
+    .addOption(new Option('--log-format <format>', 'messages on stderr as text or json lines').choices(['text', 'json']).default('text'))
     .option(
       '--quota <spec>',
       'throttle as IoT Hub does, e.g. queries=20/min (S1) or queries=20/min,twinReads=100/s; rates per s, min or h; ' +
         'past one: 429 ThrottlingException; overrides the fixture\'s "quota"',
     )
     .option('--time-scale <n>', 'run the quota windows n times faster: one emulated minute lasts 60/n real seconds', '1')
-    .addHelpText(
-      'after',
-      [
-        '',
-        'Examples:',
-        '  eval "$(portal-sync emulate --fixture examples/fleet.json --seed-models sqlite:./portal-sync.db &)"',
-        '  portal-sync emulate --generate devices=100000 --quota queries=20/min --time-scale 60',
-        '    an S1 hub\'s query quota, with an emulated minute per real second',
-      ].join('\n'),
-    )
+    .addHelpText('after', EXAMPLE)
     .action((opts: EmulateOptions) => run(() => emulate(opts)));
 }
 
 async function emulate(opts: EmulateOptions): Promise<number> {
+  const log = createLogger({ format: resolveLogFormat(opts.logFormat), command: 'emulate' });
   // The emulators are loaded only by this command, never by a pass.
   const { generateFleet, parseGenerateSpec, parseQuotaOption, parseTimeScale, startIotHubEmulator } = await import('../emulators/iothub/index.js');
   if (!opts.fixture && !opts.generate) throw new UsageError('emulate needs --fixture <file> or --generate <spec>');
@@ -71,53 +88,70 @@ async function emulate(opts: EmulateOptions): Promise<number> {
   } catch (error) {
     throw new UsageError(`--time-scale: ${(error as Error).message}`);
   }
-  let emulator;
+  let emulator: IotHubEmulator;
   try {
     emulator = await startIotHubEmulator({ fixturePath: opts.fixture, fixture, port, host: opts.host, ...(quota ? { quota } : {}), timeScale });
   } catch (error) {
     throw new ConfigError(`cannot start the IoT Hub emulator: ${(error as Error).message}`);
   }
-  if (opts.seedModels) {
-    const target = resolveDb(opts.seedModels, process.env);
-    const db = openKnex(target);
-    try {
-      await migrateLatest(db);
-      const models = (emulator.fixture().deviceModels ?? []).map((m) => ({ ...m, description: m.description ?? null, supportLoRaFeatures: m.supportLoRaFeatures === true }));
-      const n = await upsertDeviceModels(db, models);
-      const edgeModels = (emulator.fixture().edgeDeviceModels ?? []).map((m) => ({
-        id: m.id,
-        name: m.name,
-        description: m.description ?? null,
-        externalIdentifier: m.externalIdentifier ?? null,
-      }));
-      const e = await upsertEdgeDeviceModels(db, edgeModels);
-      process.stderr.write(`seeded ${n} device models and ${e} edge device models into ${target.display}\n`);
-    } catch (error) {
-      await emulator.close();
-      process.stderr.write(`error: cannot seed models into ${target.display}: ${describeDbError(target, error)}\n`);
-      return EXIT.failed;
-    } finally {
-      await db.destroy();
-    }
+  try {
+    if (opts.seedModels !== undefined) await seedModels(emulator, opts.seedModels === true ? undefined : opts.seedModels, log);
+    const exports = formatExports(emulator.env());
+    // Handlers first: a SIGTERM sent the moment the file appears still removes it.
+    const stopped = untilStopSignal();
+    if (opts.writeEnv !== undefined) writeEnvFile(opts.writeEnv, exports);
+    writeStdout(exports);
+    log.info(`IoT Hub emulator listening on ${emulator.url} (stats: ${emulator.url}/__emulator/stats); Ctrl-C to stop`);
+    const quotaLine = describeQuota(emulator);
+    if (quotaLine !== undefined) log.info(quotaLine);
+    await stopped;
+    if (opts.writeEnv !== undefined) removeEnvFile(opts.writeEnv, exports);
+  } finally {
+    await emulator.close();
   }
-  for (const [name, value] of Object.entries(emulator.env())) {
-    process.stdout.write(`export ${name}='${value.replace(/'/g, `'\\''`)}'\n`);
-  }
-  process.stderr.write(`IoT Hub emulator listening on ${emulator.url} (stats: ${emulator.url}/__emulator/stats); Ctrl-C to stop\n`);
-  const { quota: quotas, timeScale: scale } = emulator.stats();
-  const limits = Object.entries(quotas).map(([name, q]) => `${name} ${q.rate}`);
-  if (limits.length > 0 || scale !== 1) {
-    process.stderr.write(`quota: ${limits.length > 0 ? limits.join(', ') : 'none'}; time scale ${scale} (an emulated minute lasts ${formatSeconds(60 / scale)})\n`);
-  }
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
-  await emulator.close();
   return EXIT.ok;
 }
 
-function formatSeconds(seconds: number): string {
-  return `${Number(seconds.toPrecision(3))} s`;
+async function seedModels(emulator: IotHubEmulator, url: string | undefined, log: Logger): Promise<void> {
+  const target = resolveDb(url, process.env);
+  const db = openKnex(target);
+  try {
+    await migrateLatest(db);
+    const models = (emulator.fixture().deviceModels ?? []).map((m) => ({ ...m, description: m.description ?? null, supportLoRaFeatures: m.supportLoRaFeatures === true }));
+    const n = await upsertDeviceModels(db, models);
+    const edgeModels = (emulator.fixture().edgeDeviceModels ?? []).map((m) => ({
+      id: m.id,
+      name: m.name,
+      description: m.description ?? null,
+      externalIdentifier: m.externalIdentifier ?? null,
+    }));
+    const e = await upsertEdgeDeviceModels(db, edgeModels);
+    log.info(`seeded ${n} device models and ${e} edge device models into ${target.display}`);
+  } catch (error) {
+    // The cause keeps the driver's code, so the exit code says what went wrong (78, 69, ...).
+    throw new Error(`cannot seed models into ${target.display}: ${describeDbError(target, error)}`, { cause: error });
+  } finally {
+    await db.destroy();
+  }
+}
+
+function untilStopSignal(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+/** The quota line of the banner, when there is something to say. */
+function describeQuota(emulator: IotHubEmulator): string | undefined {
+  const { quota, timeScale } = emulator.stats();
+  const limits = Object.entries(quota).map(([name, q]) => `${name} ${q.rate}`);
+  if (limits.length === 0 && timeScale === 1) return undefined;
+  const minute = `${Number((60 / timeScale).toPrecision(3))} s`;
+  return `quota: ${limits.length > 0 ? limits.join(', ') : 'none'}; time scale ${timeScale} (an emulated minute lasts ${minute})`;
 }

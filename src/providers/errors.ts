@@ -16,6 +16,8 @@ export class ProviderError extends Error {
 /** Counts calls per operation: a cloud API's rate limit, not CPU, bounds a pass, so this is what we report. */
 export class ApiCallCounter {
   private readonly counts = new Map<string, number>();
+  /** Requests the provider answered with a throttle (429), and the time spent waiting on its quota (pacing included). */
+  readonly quota = { throttled: 0, waitMs: 0 };
   add(operation: string, n = 1): void {
     this.counts.set(operation, (this.counts.get(operation) ?? 0) + n);
   }

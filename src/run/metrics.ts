@@ -18,6 +18,8 @@ export interface RunMetrics {
   records: { unchanged: number; skipped: number; failed: number };
   /** operation -> number of calls */
   apiCalls: Record<string, number>;
+  /** Throttled requests and seconds spent waiting on the provider's quota; absent for a run that made no call. */
+  quota?: { throttled: number; waitSeconds: number };
 }
 
 export class PushError extends Error {
@@ -103,9 +105,22 @@ export async function renderRunMetrics(m: RunMetrics): Promise<string> {
     apiCalls.set({ operation }, count);
   }
 
+  if (m.quota) {
+    new Gauge({
+      name: 'portal_sync_throttle_wait_seconds',
+      help: "Seconds the last pass of this command waited on the provider's quota: pacing (--rate) and throttled answers.",
+      registers,
+    }).set(m.quota.waitSeconds);
+    new Gauge({
+      name: 'portal_sync_throttled_requests_total',
+      help: 'Requests of the last pass of this command that the provider answered with a throttle (HTTP 429).',
+      registers,
+    }).set(m.quota.throttled);
+  }
+
   new Gauge({
     name: 'portal_sync_run_status',
-    help: 'Outcome of the last portal-sync pass of this command: 0 ok, 1 failed, 3 partial (applied, some records failed), 4 refused (mass-delete guard).',
+    help: 'Outcome of the last portal-sync pass of this command: 0 ok, 1 failed, 3 partial (applied, some records failed), 4 refused (mass-delete guard), 5 interrupted.',
     registers,
   }).set(RUN_STATUS_CODE[m.status]);
 

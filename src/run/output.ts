@@ -47,6 +47,7 @@ export function writeJson(result: PassResult, write: (chunk: string) => void): v
     deletesWithheld: plan?.deletesWithheld ?? null,
     guard: plan ? plan.guard : null,
     apiCalls: { total: Object.values(result.apiCalls).reduce((a, b) => a + b, 0), operations: result.apiCalls },
+    quota: { throttledRequests: result.quota.throttled, waitSeconds: Math.round(result.quota.waitMs) / 1000 },
     peakRssBytes: result.peakRssBytes,
     error: result.error,
   };

@@ -14,6 +14,7 @@ import { LockHeldError, type HeldLock } from './lock.js';
 import { acquirePassLock } from './pass-lock.js';
 import type { Logger } from './log.js';
 import { changeEvents } from './change-events.js';
+import { formatDuration } from '../duration.js';
 import { checkInterrupted, InterruptedError, NO_INTERRUPTION, type Interruption } from './interrupt.js';
 import { createProgress } from './progress.js';
 
@@ -31,6 +32,8 @@ export interface PassResult {
   /** Why the listing stopped early, when it did: no deletes were planned. */
   readonly listingError: string | null;
   readonly apiCalls: Record<string, number>;
+  /** Requests the provider throttled, and the time spent waiting on its quota (pacing included). */
+  readonly quota: { readonly throttled: number; readonly waitMs: number };
   readonly error: string | null;
   readonly noun: string;
   readonly peakRssBytes: number;
@@ -71,6 +74,7 @@ export async function runPass(
     listingError: null,
     error: null,
     apiCalls: inventory.calls.toJSON(),
+    quota: { ...inventory.calls.quota },
     finishedAt: new Date(),
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
     ...fields,
@@ -81,7 +85,7 @@ export async function runPass(
     lock = await acquirePassLock({ command: config.command, db: config.db, kind: config.lock, lockDir: config.lockDir, staleMs: config.lockStaleMs });
   } catch (error) {
     if (error instanceof LockHeldError) return finish({ status: 'locked', exitCode: EXIT.locked, error: error.message });
-    const message = `cannot take the ${config.lock} lock: ${describeDbError(config.db, error)}`;
+    const message = `cannot take the lock of ${config.command} on ${config.db.display}: ${describeDbError(config.db, error)}`;
     const mapped = exitCodeOf(error);
     const exitCode = mapped !== EXIT.failed ? mapped : config.lock === 'postgres' ? EXIT.unavailable : EXIT.config;
     return finish({ status: 'failed', exitCode, error: message });
@@ -151,7 +155,8 @@ async function reconcile(
   // are dropped at once, so memory holds one side of the comparison, not both.
   const current = await inventory.loadCurrent(db);
   const planner = new Planner(current, { ...inventory.policy, massDelete: config.massDelete });
-  const { listing, pages } = await fetchRemote(inventory, db, log, config.progress, planner, interruption);
+  const maxDuration = config.maxDurationMs === null ? null : { ms: config.maxDurationMs, stopAt: startedAt.getTime() + config.maxDurationMs };
+  const { listing, pages } = await fetchRemote(inventory, db, log, config.progress, planner, interruption, maxDuration, current.size);
   checkInterrupted(interruption);
   if (!listing.complete && pages === 0) {
     throw new PassFailure(listing.reason, exitCodeOf(listing.error));
@@ -230,6 +235,8 @@ async function fetchRemote(
   showProgress: boolean,
   planner: Planner,
   interruption: Interruption,
+  maxDuration: { readonly ms: number; readonly stopAt: number } | null,
+  storedRows: number,
 ): Promise<Listing> {
   const progress = createProgress(showProgress);
   let records = 0;
@@ -244,16 +251,22 @@ async function fetchRemote(
     },
   };
   try {
-    for await (const page of untilInterrupted(inventory.remote(ctx), interruption.signal)) {
+    const started = Date.now();
+    const timeUp = maxDuration === null ? null : AbortSignal.timeout(Math.max(1, maxDuration.stopAt - started));
+    const stop = timeUp === null ? interruption.signal : AbortSignal.any([interruption.signal, timeUp]);
+    for await (const page of untilInterrupted(inventory.remote(ctx), stop)) {
       pages++;
       records += page.length;
       for (const entry of page) planner.add(entry.kind === 'desired' ? validated(inventory, entry) : entry);
-      progress.update(`${inventory.command}: ${records.toLocaleString('en-US')} records, ${pages} page${pages === 1 ? '' : 's'}`);
+      progress.update(progressLine(inventory.command, records, pages, storedRows, Date.now() - started));
     }
     if (sideFailure !== null) return { listing: { complete: false, reason: sideFailure, error: null }, pages };
     return { listing: { complete: true }, pages };
-  } catch (error) {
-    if (error instanceof InterruptedError) throw error;
+  } catch (caught) {
+    if (caught instanceof InterruptedError) throw caught;
+    // --max-duration is a limit the operator set, not a failure of the provider: said as such.
+    const timedOut = caught instanceof DOMException && caught.name === 'TimeoutError' && maxDuration !== null;
+    const error = timedOut ? new Error(`stopped at --max-duration ${formatDuration(maxDuration.ms)} after ${pages} page${pages === 1 ? '' : 's'}`) : caught;
     const message = error instanceof Error ? error.message : String(error);
     const reason = pages === 0 ? message : `listing stopped after page ${pages}: ${message}`;
     if (pages > 0) log.error(`${reason}; no ${inventory.noun} is deleted in this pass`);
@@ -261,6 +274,18 @@ async function fetchRemote(
   } finally {
     progress.done();
   }
+}
+
+/**
+ * The progress line of a long listing: records and pages so far and, when the portal's row count
+ * gives an idea of the total, the pages left and when the listing should end at the current pace.
+ */
+function progressLine(command: string, records: number, pages: number, storedRows: number, elapsedMs: number): string {
+  const done = `${command}: ${records.toLocaleString('en-US')} records, ${pages} page${pages === 1 ? '' : 's'}`;
+  if (storedRows <= records || pages === 0) return done;
+  const pagesLeft = Math.ceil((storedRows - records) / (records / pages));
+  const finish = new Date(Date.now() + (elapsedMs / pages) * pagesLeft);
+  return `${done}, about ${pagesLeft} left (from the portal's ${storedRows.toLocaleString('en-US')} rows), done about ${finish.toLocaleTimeString('en-GB')}`;
 }
 
 /**

@@ -64,13 +64,16 @@ describe.each(BACKENDS)('robustness on %s', (backend) => {
         runCli(['devices', '--db', portal.db.url, '--lock-dir', mkdtempSync(join(tmpdir(), 'portal-sync-race-')), '--json'], portal.hub.env()),
       ),
     );
-    for (const run of runs) expect(run.code, run.stderr).toBe(0);
+    // Separate lock folders, so the file locks do not exclude each other; on PostgreSQL every pass
+    // also holds the database's advisory lock, so there some runs are refused (75) instead of racing.
+    for (const run of runs) expect(run.code === 0 || (backend === 'postgres' && run.code === 75), run.stderr).toBe(true);
     const k = portal.db.knex();
     expect(await k('devices').count({ n: '*' }).first()).toMatchObject({ n: 250 });
     const deletes = await k('sync_events').where('type', 'delete').pluck('ref');
     expect(deletes).toHaveLength(150);
     expect(new Set(deletes).size).toBe(150);
-    const docs = runs.map(parseJson);
+    const docs = runs.filter((r) => r.code === 0).map(parseJson);
+    expect(docs.length).toBeGreaterThan(0);
     expect(docs.reduce((sum, d) => sum + d.applied.delete, 0)).toBe(150);
     const summaries = (await k('sync_runs').pluck('summary')).map((s) => JSON.parse(String(s)));
     expect(summaries.reduce((sum, s) => sum + s.delete, 0)).toBe(150);

@@ -34,7 +34,7 @@ describe.runIf(process.platform === 'linux')('folders that cannot be created', (
     const result = await runWithDeadline(['devices', '--lock-dir', '/proc/nope', '--db', `sqlite:${join(scratch, 'x.db')}`, '--json'], 15_000);
     expect(result.signal, 'the run did not end within 15 s').toBeNull();
     expect(result.code).toBe(78);
-    expect(parseJson(result).error).toMatch(/^cannot take the file lock: cannot create the directory \/proc\/nope: .*ENOENT/);
+    expect(parseJson(result).error).toMatch(/^cannot take the lock of devices on sqlite:\S+: cannot create the directory \/proc\/nope: .*ENOENT/);
     expect(result.elapsedMs).toBeLessThan(5000);
   });
 

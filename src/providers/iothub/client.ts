@@ -2,10 +2,16 @@ import { formatDuration } from '../../duration.js';
 import { ApiCallCounter, ProviderError, type ProviderErrorKind } from '../errors.js';
 import { backoffMs, DEFAULT_RETRY, REAL_CLOCK, retryAfterMs, type Clock, type RetryPolicy } from '../retry.js';
 import { createSasToken, type IotHubCredentials } from './sas.js';
+import { Pacer } from '../pace.js';
 
 export const IOTHUB_API_VERSION = '2021-04-12';
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 export const DEFAULT_PAGE_BUDGET_MS = 60_000;
+/**
+ * Throttles one page takes as the quota before they count as failures: with the rate halved on
+ * each, the waits grow far past any reasonable quota long before this many.
+ */
+const MAX_THROTTLES_PER_PAGE = 30;
 
 export interface IotHubClientOptions {
   readonly credentials: IotHubCredentials;
@@ -18,6 +24,8 @@ export interface IotHubClientOptions {
   /** One page, all its attempts and the waits between them: no page takes longer, whatever fails. */
   readonly pageBudgetMs?: number;
   readonly clock?: Clock;
+  /** Shared by every request of the pass: paces them and slows down on 429. Default: unpaced until a 429. */
+  readonly pacer?: Pacer;
   readonly calls?: ApiCallCounter;
   /** Called before each wait so the caller can log throttling. */
   readonly onRetry?: (info: { operation: string; attempt: number; waitMs: number; reason: string }) => void;
@@ -47,6 +55,7 @@ export class IotHubClient {
   private readonly timeoutMs: number;
   private readonly budgetMs: number;
   private readonly clock: Clock;
+  private readonly pacer: Pacer;
   private token: { value: string; expiresAt: number } | null = null;
 
   constructor(private readonly options: IotHubClientOptions) {
@@ -58,6 +67,7 @@ export class IotHubClient {
     this.timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.budgetMs = options.pageBudgetMs ?? DEFAULT_PAGE_BUDGET_MS;
     this.clock = options.clock ?? REAL_CLOCK;
+    this.pacer = options.pacer ?? new Pacer(null, this.clock);
   }
 
   /**
@@ -105,7 +115,7 @@ export class IotHubClient {
     onContinuation: (token: string | null) => void,
   ): Promise<unknown[]> {
     const url = `${this.base}/devices/query?api-version=${IOTHUB_API_VERSION}`;
-    const deadline = this.clock.now() + this.budgetMs;
+    let deadline = this.clock.now() + this.budgetMs;
     // An attempt left with a sliver of the budget cannot be answered in time: better to give up
     // before the wait that would lead to it.
     const minAttemptMs = Math.min(this.timeoutMs, this.budgetMs) / 10;
@@ -114,7 +124,9 @@ export class IotHubClient {
       const message = `IoT Hub ${this.hubName}: page ${page} of ${operation} gave up after ${after}: ${failure.detail}`;
       return new ProviderError('iothub', failure.kind, message, failure.status);
     };
+    let throttles = 0;
     for (let attempt = 0; ; attempt++) {
+      this.calls.quota.waitMs += await this.pacer.acquire();
       // A wait that ends a little late can eat into the last attempt's time, never below 1 ms.
       const timeoutMs = Math.max(1, Math.min(this.timeoutMs, deadline - this.clock.now()));
       const headers: Record<string, string> = {
@@ -138,6 +150,7 @@ export class IotHubClient {
           signal: timeout.signal,
         });
         if (response.ok) {
+          this.pacer.succeeded();
           onContinuation(response.headers.get('x-ms-continuation'));
           const body = await readJson(response);
           if (!Array.isArray(body)) {
@@ -149,6 +162,20 @@ export class IotHubClient {
         failure = this.httpFailure(response.status, operation, page);
         if (!isRetryableStatus(response.status)) throw toError(failure);
         wait = retryAfterMs(response.headers, this.clock.now());
+        if (response.status === 429 && throttles < MAX_THROTTLES_PER_PAGE) {
+          // The quota, not a failure: slow the whole pass down and ask again, without spending this
+          // page's retries or its budget (--max-duration bounds a pass that is throttled for ever).
+          throttles++;
+          attempt--;
+          this.calls.quota.throttled++;
+          this.pacer.throttled();
+          const waitMs = wait ?? 0;
+          this.options.onRetry?.({ operation, attempt: throttles, waitMs, reason: failure.message });
+          await this.clock.sleep(waitMs);
+          this.calls.quota.waitMs += waitMs;
+          deadline = this.clock.now() + this.budgetMs;
+          continue;
+        }
       } catch (error) {
         if (error instanceof ProviderError) throw error;
         failure = this.networkFailure(error, timeoutMs, operation, page);

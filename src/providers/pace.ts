@@ -1,0 +1,87 @@
+import type { Clock } from './retry.js';
+
+/** Requests a pass may make per unit of time, as `--rate 20/min` says it. */
+export interface Rate {
+  readonly requests: number;
+  readonly perMs: number;
+}
+
+const UNIT_MS: Record<string, number> = { s: 1_000, sec: 1_000, min: 60_000, h: 3_600_000 };
+
+/** `20/min`, `5/s`, `1000/h`; null for anything else. */
+export function parseRate(text: string): Rate | null {
+  const m = /^(\d+(?:\.\d+)?)\/(s|sec|min|h)$/.exec(text.trim());
+  if (!m) return null;
+  const requests = Number(m[1]);
+  return requests > 0 ? { requests, perMs: UNIT_MS[m[2]!]! } : null;
+}
+
+/** How many past requests the first throttle looks back on to know the rate it halves. */
+const OBSERVED = 10;
+/** Successes that bring a halved rate back up to where it was (additive increase). */
+const RECOVERY_STEPS = 10;
+
+/**
+ * Paces the requests of one pass and slows down when the provider throttles: a token bucket of one
+ * (requests evenly spaced at the rate asked for, so the hub's quota left to others stays free),
+ * halved on each 429 and crept back up on success (AIMD). Without a rate it does not pace at all
+ * until the first 429, which halves the rate it was actually going at.
+ */
+export class Pacer {
+  private gapMs: number | null;
+  private readonly minGapMs: number;
+  private stepPerMs = 0;
+  private nextAt = 0;
+  private readonly sent: number[] = [];
+
+  constructor(
+    rate: Rate | null,
+    private readonly clock: Clock,
+  ) {
+    this.gapMs = rate ? rate.perMs / rate.requests : null;
+    this.minGapMs = this.gapMs ?? 0;
+  }
+
+  /** Waits for this request's turn; returns how long it waited (time spent on quota). */
+  async acquire(): Promise<number> {
+    const now = this.clock.now();
+    this.sent.push(now);
+    if (this.sent.length > OBSERVED) this.sent.shift();
+    if (this.gapMs === null) return 0;
+    // Reserve the slot before waiting: requests in flight together (a prefetched page) queue up.
+    const at = Math.max(now, this.nextAt);
+    this.nextAt = at + this.gapMs;
+    const wait = at - now;
+    if (wait > 0) await this.clock.sleep(wait);
+    return wait;
+  }
+
+  /** A 429: halve the rate (double the gap), from the rate actually sent at when not paced yet. */
+  throttled(): void {
+    const current = this.gapMs ?? this.observedGapMs();
+    this.gapMs = Math.max(current, 1) * 2;
+    // Back to the former rate over RECOVERY_STEPS successes, in equal steps of rate.
+    this.stepPerMs = 1 / current / RECOVERY_STEPS;
+    this.nextAt = Math.max(this.nextAt, this.clock.now() + this.gapMs);
+  }
+
+  /** A success: creep the rate back up, never past the rate asked for. */
+  succeeded(): void {
+    if (this.gapMs === null || this.stepPerMs === 0) return;
+    const gap = 1 / (1 / this.gapMs + this.stepPerMs);
+    this.gapMs = Math.max(gap, this.minGapMs);
+    // Unpaced runs pace from their first 429 on, but never slower than they need to.
+    if (this.minGapMs === 0 && this.gapMs < 1) this.gapMs = null;
+  }
+
+  /** The gap between requests now (ms); null when not paced. */
+  get currentGapMs(): number | null {
+    return this.gapMs;
+  }
+
+  private observedGapMs(): number {
+    // Too few requests to tell: a short gap, which the next 429s double as often as needed.
+    if (this.sent.length < 2) return 100;
+    return (this.sent[this.sent.length - 1]! - this.sent[0]!) / (this.sent.length - 1);
+  }
+}

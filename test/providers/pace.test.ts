@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { Pacer, parseRate } from '../../src/providers/pace.js';
+import type { Clock } from '../../src/providers/retry.js';
+
+/** A clock that only moves when slept on: the pacer's waits are read, never waited. */
+function manualClock() {
+  let now = 1_000_000;
+  const sleeps: number[] = [];
+  const clock: Clock = {
+    now: () => now,
+    sleep: async (ms) => {
+      sleeps.push(ms);
+      now += ms;
+    },
+    timeout: () => ({ signal: new AbortController().signal, clear() {} }),
+  };
+  return { clock, sleeps, advance: (ms: number) => (now += ms) };
+}
+
+describe('parseRate', () => {
+  it('reads requests per unit of time', () => {
+    expect(parseRate('20/min')).toEqual({ requests: 20, perMs: 60_000 });
+    expect(parseRate('5/s')).toEqual({ requests: 5, perMs: 1_000 });
+    expect(parseRate('0.5/s')).toEqual({ requests: 0.5, perMs: 1_000 });
+    for (const bad of ['20', '0/min', '20/day', 'fast', '-1/s']) expect(parseRate(bad), bad).toBeNull();
+  });
+});
+
+describe('Pacer', () => {
+  it('spaces requests evenly at the rate asked for', async () => {
+    const { clock, sleeps } = manualClock();
+    const pacer = new Pacer(parseRate('20/min'), clock);
+    for (let i = 0; i < 4; i++) await pacer.acquire();
+    expect(sleeps).toEqual([3_000, 3_000, 3_000]);
+  });
+
+  it('queues requests asked for together (a prefetched page) instead of sending them at once', async () => {
+    // All three asked at the same instant (a clock that does not move while they wait).
+    const frozen: Clock = { now: () => 5_000, sleep: async () => undefined, timeout: manualClock().clock.timeout };
+    const pacer = new Pacer(parseRate('1/s'), frozen);
+    const waits = await Promise.all([pacer.acquire(), pacer.acquire(), pacer.acquire()]);
+    expect(waits).toEqual([0, 1_000, 2_000]);
+  });
+
+  it('halves the rate on a 429 and creeps back up on success, never past the rate asked for', async () => {
+    const { clock } = manualClock();
+    const pacer = new Pacer(parseRate('10/s'), clock);
+    expect(pacer.currentGapMs).toBe(100);
+    pacer.throttled();
+    expect(pacer.currentGapMs).toBe(200);
+    pacer.throttled();
+    expect(pacer.currentGapMs).toBe(400);
+    const gaps: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      pacer.succeeded();
+      gaps.push(pacer.currentGapMs!);
+    }
+    for (let i = 1; i < gaps.length; i++) expect(gaps[i]!).toBeLessThanOrEqual(gaps[i - 1]!);
+    expect(gaps.at(-1)).toBe(100);
+  });
+
+  it('without a rate, sends at once until the first 429, then halves the rate it was going at', async () => {
+    const { clock, sleeps, advance } = manualClock();
+    const pacer = new Pacer(null, clock);
+    for (let i = 0; i < 5; i++) {
+      await pacer.acquire();
+      advance(50);
+    }
+    expect(sleeps).toEqual([]);
+    pacer.throttled();
+    expect(pacer.currentGapMs).toBe(100);
+    await pacer.acquire();
+    expect(sleeps.length).toBe(1);
+  });
+});
