@@ -16,6 +16,13 @@ export function parseRate(text: string): Rate | null {
   return requests > 0 ? { requests, perMs: UNIT_MS[m[2]!]! } : null;
 }
 
+/**
+ * The share of the asked rate actually used: requests reach the provider with the network's jitter,
+ * and a hub counting a strict per-minute window throttles the one that arrives early. 5% below the
+ * quota absorbs that, so `--rate` set to the quota is never throttled.
+ */
+const RATE_MARGIN = 0.95;
+
 /** How many past requests the first throttle looks back on to know the rate it halves. */
 const OBSERVED = 10;
 /** Successes that bring a halved rate back up to where it was (additive increase). */
@@ -38,7 +45,7 @@ export class Pacer {
     rate: Rate | null,
     private readonly clock: Clock,
   ) {
-    this.gapMs = rate ? rate.perMs / rate.requests : null;
+    this.gapMs = rate ? rate.perMs / (rate.requests * RATE_MARGIN) : null;
     this.minGapMs = this.gapMs ?? 0;
   }
 

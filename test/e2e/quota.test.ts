@@ -3,6 +3,10 @@
  * the emulator's quota (when it has one) show a paced pass is never throttled.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { generateFleet, startIotHubEmulator, type IotHubEmulator } from '../../src/emulators/iothub/index.js';
+import { migrateLatest } from '../../src/store/migrate.js';
+import { upsertDeviceModels } from '../../src/store/models.js';
+import { createTestDatabase, type TestDatabase } from '../support/backends.js';
 import { parseJson, runCli } from '../support/cli.js';
 import { startPortal, type Portal } from '../support/portal.js';
 import { fleet, MODELS, standard } from './fleet.js';
@@ -52,5 +56,58 @@ describe('quota and time bounds', () => {
     expect(doc.quota.waitSeconds).toBeGreaterThanOrEqual(0.3);
     expect(doc.quota.throttledRequests).toBe(0);
     expect((await sync('--rate', 'fast')).code).toBe(64);
+  });
+});
+
+/**
+ * Against the emulator's IoT Hub quota at 20 queries a minute, 60 times faster than real time (the
+ * client on the same time scale): a 5,000-device pass of 50 pages is 2.5 emulated minutes.
+ */
+describe('a pass inside an S1 quota (20 queries/min, time scale 60)', () => {
+  const SCALE = 60;
+  let emulator: IotHubEmulator;
+  let db: TestDatabase;
+  beforeEach(async () => {
+    emulator = await startIotHubEmulator({ fixture: generateFleet({ devices: 5_000, lora: 0 }), quota: { queries: '20/min' }, timeScale: SCALE });
+    db = await createTestDatabase('sqlite');
+    await migrateLatest(db.knex());
+    await upsertDeviceModels(db.knex(), emulator.fixture().deviceModels);
+  });
+  afterEach(async () => {
+    await emulator.close();
+    await db.drop();
+  });
+  const sync = (...args: string[]) =>
+    runCli(['devices', '--db', db.url, '--lock-dir', `${db.url.slice('sqlite:'.length)}.locks`, '--json', '--page-size', '100', ...args], {
+      ...emulator.env(),
+      PORTAL_SYNC_TIME_SCALE: String(SCALE),
+    });
+  const stored = async () => Number((await db.knex()('devices').count({ n: '*' }).first())!.n);
+
+  it('with --rate 20/min: every page read, not one request throttled', async () => {
+    const result = await sync('--rate', '20/min');
+    const doc = parseJson(result);
+    expect(result.code, result.stderr).toBe(0);
+    const listed = emulator.fixture().twins.filter((t) => !t.capabilities?.iotEdge && t.tags?.deviceType !== 'LoRa Concentrator').length;
+    expect(doc.apiCalls.total).toBe(Math.ceil(listed / 100));
+    expect(doc.quota.throttledRequests).toBe(0);
+    expect(emulator.stats().throttled).toBe(0);
+    expect(await stored()).toBeGreaterThan(4_000);
+  });
+
+  it('without --rate: throttled, it slows down (AIMD) and still reads every page, so deletes happen', async () => {
+    const first = await sync();
+    expect(first.code, first.stderr).toBe(0);
+    const before = await stored();
+    expect(parseJson(first).quota.throttledRequests).toBeGreaterThan(0);
+    emulator.mutate((f) => {
+      f.twins = f.twins.slice(100);
+    });
+    const second = await sync();
+    const doc = parseJson(second);
+    expect(second.code, second.stderr).toBe(0);
+    expect(doc.deletesWithheld).toBeNull();
+    expect(doc.applied.delete).toBe(before - (await stored()));
+    expect(doc.applied.delete).toBeGreaterThan(0);
   });
 });
