@@ -1,15 +1,17 @@
 /**
  * `npm run bench`: every benchmark, then the targets of the issues with ok / MISS. Exits 1 on a miss.
- * BENCH_ONLY=devices|azure runs one; BENCH_BACKENDS=sqlite,postgres picks the databases.
+ * BENCH_ONLY=devices|azure|quota runs one; BENCH_BACKENDS=sqlite,postgres picks the databases.
  */
 import { benchAzure } from './azure.js';
 import { benchDevices } from './devices.js';
+import { benchQuota } from './quota.js';
 import type { Check } from './support.js';
 
 const only = process.env.BENCH_ONLY;
 const checks: Check[] = [];
 if (!only || only === 'devices') checks.push(...(await benchDevices()));
 if (!only || only === 'azure') checks.push(...(await benchAzure()));
+if (!only || only === 'quota') checks.push(...(await benchQuota()));
 console.log('');
 for (const [text, ok] of checks) console.log(`${ok ? 'ok  ' : 'MISS'} ${text}`);
 process.exitCode = checks.every(([, ok]) => ok) ? 0 : 1;

@@ -71,7 +71,7 @@ describe('a pass inside an S1 quota (20 queries/min, time scale 60)', () => {
     emulator = await startIotHubEmulator({ fixture: generateFleet({ devices: 5_000, lora: 0 }), quota: { queries: '20/min' }, timeScale: SCALE });
     db = await createTestDatabase('sqlite');
     await migrateLatest(db.knex());
-    await upsertDeviceModels(db.knex(), emulator.fixture().deviceModels);
+    await upsertDeviceModels(db.knex(), emulator.fixture().deviceModels.map((m) => ({ ...m, description: m.description ?? null })));
   });
   afterEach(async () => {
     await emulator.close();

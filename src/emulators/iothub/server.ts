@@ -75,6 +75,9 @@ export interface IotHubEmulatorStats {
   timeScale: number;
   /** Emulated time since the emulator started. */
   emulatedMs: number;
+  /** Emulated time of the first and the last counted request since the last reset (null before any): a listing's span. */
+  firstRequestMs: number | null;
+  lastRequestMs: number | null;
 }
 
 export interface IotHubEmulator {
@@ -179,6 +182,8 @@ export async function startIotHubEmulator(options: IotHubEmulatorOptions = {}): 
   const parseCache = new Map<string, ParsedEntry | QuerySyntaxError>();
   const operations = new Map<string, number>();
   let total = 0;
+  let firstRequestMs: number | null = null;
+  let lastRequestMs: number | null = null;
   const throttledOperations = new Map<string, number>();
   let throttled = 0;
   let twinIndex: { generation: number; index: TwinIndex } | undefined;
@@ -302,6 +307,8 @@ export async function startIotHubEmulator(options: IotHubEmulatorOptions = {}): 
   const count = (operation: string) => {
     total++;
     operations.set(operation, (operations.get(operation) ?? 0) + 1);
+    lastRequestMs = Math.floor(clock.now());
+    firstRequestMs ??= lastRequestMs;
   };
 
   const faultKey = (fault: FaultSpec, index: number) => `${index}:${JSON.stringify(fault)}`;
@@ -515,8 +522,12 @@ export async function startIotHubEmulator(options: IotHubEmulatorOptions = {}): 
     quota: quota.snapshot(),
     timeScale: clock.timeScale,
     emulatedMs: Math.floor(clock.now()),
+    firstRequestMs,
+    lastRequestMs,
   });
   const resetStats = () => {
+    firstRequestMs = null;
+    lastRequestMs = null;
     total = 0;
     operations.clear();
     throttled = 0;
