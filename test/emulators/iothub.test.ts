@@ -405,11 +405,13 @@ describe('stats', () => {
       await query(emu, 'SELECT * FROM devices.modules');
       // Without a quota nothing is throttled; emulated time runs at the real pace.
       const counted = { total: 5, operations: { 'query:devices': 3, 'query:devices.modules': 2 }, throttled: 0, throttledOperations: {}, quota: {}, timeScale: 1 };
-      expect(emu.stats()).toEqual({ ...counted, emulatedMs: expect.any(Number) });
+      const times = { emulatedMs: expect.any(Number), firstRequestMs: expect.any(Number), lastRequestMs: expect.any(Number) };
+      expect(emu.stats()).toEqual({ ...counted, ...times });
+      expect(emu.stats().lastRequestMs!).toBeGreaterThanOrEqual(emu.stats().firstRequestMs!);
       const res = await fetch(`${emu.url}/__emulator/stats`);
       expect(res.status).toBe(200);
-      expect(await res.json()).toEqual({ ...counted, emulatedMs: expect.any(Number) });
-      const zero = { total: 0, operations: {}, throttled: 0, throttledOperations: {} };
+      expect(await res.json()).toEqual({ ...counted, ...times });
+      const zero = { total: 0, operations: {}, throttled: 0, throttledOperations: {}, firstRequestMs: null, lastRequestMs: null };
       const del = await fetch(`${emu.url}/__emulator/stats`, { method: 'DELETE' });
       expect(del.status).toBe(200);
       expect(await del.json()).toMatchObject(zero);

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 
 /** Parts of an IoT Hub service connection string (`HostName=...;SharedAccessKeyName=...;SharedAccessKey=...`). */
 export interface IotHubCredentials {
@@ -52,22 +52,3 @@ export function createSasToken(c: IotHubCredentials, expiresAtSeconds: number): 
   );
 }
 
-export type SasVerdict = { ok: true } | { ok: false; reason: string };
-
-/** Server side of the same scheme, used by the emulator. */
-export function verifySasToken(header: string | undefined, c: IotHubCredentials, nowSeconds: number): SasVerdict {
-  if (!header || !header.startsWith('SharedAccessSignature ')) return { ok: false, reason: 'missing SharedAccessSignature' };
-  const fields = new URLSearchParams(header.slice('SharedAccessSignature '.length));
-  const sr = fields.get('sr');
-  const sig = fields.get('sig');
-  const se = Number(fields.get('se'));
-  const skn = fields.get('skn');
-  if (!sr || !sig || !Number.isFinite(se) || !skn) return { ok: false, reason: 'malformed token' };
-  if (sr.toLowerCase() !== c.hostName.toLowerCase()) return { ok: false, reason: 'token is for another hub' };
-  if (skn !== c.sharedAccessKeyName) return { ok: false, reason: 'unknown key name' };
-  if (se <= nowSeconds) return { ok: false, reason: 'token expired' };
-  const expected = Buffer.from(sign(c.sharedAccessKey, sr.toLowerCase(), se));
-  const given = Buffer.from(sig);
-  if (expected.length !== given.length || !timingSafeEqual(expected, given)) return { ok: false, reason: 'signature mismatch' };
-  return { ok: true };
-}
