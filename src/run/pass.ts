@@ -16,7 +16,7 @@ import type { Logger } from './log.js';
 import { changeEvents } from './change-events.js';
 import { formatDuration } from '../duration.js';
 import { checkInterrupted, InterruptedError, NO_INTERRUPTION, type Interruption } from './interrupt.js';
-import { createProgress } from './progress.js';
+import { createProgress, progressLine } from './progress.js';
 
 export interface PassResult {
   readonly command: string;
@@ -274,18 +274,6 @@ async function fetchRemote(
   } finally {
     progress.done();
   }
-}
-
-/**
- * The progress line of a long listing: records and pages so far and, when the portal's row count
- * gives an idea of the total, the pages left and when the listing should end at the current pace.
- */
-function progressLine(command: string, records: number, pages: number, storedRows: number, elapsedMs: number): string {
-  const done = `${command}: ${records.toLocaleString('en-US')} records, ${pages} page${pages === 1 ? '' : 's'}`;
-  if (storedRows <= records || pages === 0) return done;
-  const pagesLeft = Math.ceil((storedRows - records) / (records / pages));
-  const finish = new Date(Date.now() + (elapsedMs / pages) * pagesLeft);
-  return `${done}, about ${pagesLeft} left (from the portal's ${storedRows.toLocaleString('en-US')} rows), done about ${finish.toLocaleTimeString('en-GB')}`;
 }
 
 /**

@@ -22,3 +22,15 @@ export function createProgress(enabled: boolean, stream: NodeJS.WriteStream = pr
     },
   };
 }
+
+/**
+ * The progress line of a long listing: records and pages so far and, when the portal's row count
+ * gives an idea of the total, the pages left and when the listing should end at the current pace.
+ */
+export function progressLine(command: string, records: number, pages: number, storedRows: number, elapsedMs: number, now = Date.now()): string {
+  const done = `${command}: ${records.toLocaleString('en-US')} records, ${pages} page${pages === 1 ? '' : 's'}`;
+  if (storedRows <= records || pages === 0) return done;
+  const pagesLeft = Math.ceil((storedRows - records) / (records / pages));
+  const finish = new Date(now + (elapsedMs / pages) * pagesLeft);
+  return `${done}, about ${pagesLeft} left (from the portal's ${storedRows.toLocaleString('en-US')} rows), done about ${finish.toISOString().slice(11, 19)} UTC`;
+}
