@@ -29,7 +29,8 @@ export function createProgress(enabled: boolean, stream: NodeJS.WriteStream = pr
  */
 export function progressLine(command: string, records: number, pages: number, storedRows: number, elapsedMs: number, now = Date.now()): string {
   const done = `${command}: ${records.toLocaleString('en-US')} records, ${pages} page${pages === 1 ? '' : 's'}`;
-  if (storedRows <= records || pages === 0) return done;
+  // An empty first page says nothing about the pace: no estimate rather than an infinite one.
+  if (storedRows <= records || pages === 0 || records === 0) return done;
   const pagesLeft = Math.ceil((storedRows - records) / (records / pages));
   const finish = new Date(now + (elapsedMs / pages) * pagesLeft);
   return `${done}, about ${pagesLeft} left (from the portal's ${storedRows.toLocaleString('en-US')} rows), done about ${finish.toISOString().slice(11, 19)} UTC`;

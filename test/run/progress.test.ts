@@ -13,5 +13,7 @@ describe('progressLine', () => {
   it('says only what it knows on a first pass or past the portal count', () => {
     expect(progressLine('devices', 100, 1, 0, 1000)).toBe('devices: 100 records, 1 page');
     expect(progressLine('edge', 5_000, 50, 4_000, 1000)).toBe('edge: 5,000 records, 50 pages');
+    // An empty page from a hub that lost everything: no estimate, and no Infinity in a Date.
+    expect(progressLine('devices', 0, 1, 12, 1000)).toBe('devices: 0 records, 1 page');
   });
 });
