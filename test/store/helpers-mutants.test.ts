@@ -99,7 +99,8 @@ describe('database URLs', () => {
   it('parses sqlite: paths, including three slashes and :memory:', () => {
     expect(parseDbUrl('sqlite:./x/p.db')).toEqual({ client: 'sqlite', url: 'sqlite:./x/p.db', display: 'sqlite:./x/p.db', filename: resolve('./x/p.db') });
     expect(parseDbUrl('sqlite:///var/p.db')).toEqual({ client: 'sqlite', url: 'sqlite:///var/p.db', display: 'sqlite:/var/p.db', filename: '/var/p.db' });
-    expect(parseDbUrl('sqlite://rel.db').filename).toBe(resolve('//rel.db'));
+    // A host part is refused, never guessed at (it once put the file at the root).
+    expect(() => parseDbUrl('sqlite://rel.db')).toThrow(/has a host part/);
     expect(parseDbUrl('sqlite::memory:')).toMatchObject({ client: 'sqlite', filename: ':memory:', display: 'sqlite::memory:' });
     expect(DEFAULT_DB_URL).toBe('sqlite:./portal-sync.db');
   });
@@ -125,9 +126,10 @@ describe('database URLs', () => {
       throw new Error(`${url} was accepted`);
     };
     expect(error('sqlite:')).toBe('--db sqlite: needs a file path, e.g. sqlite:./portal-sync.db');
-    expect(error('postgres://u:pw@[bad')).toBe('--db is not a valid postgres:// URL');
-    expect(error('mysql://u:pw@h/db')).toBe('--db must be sqlite:<path> or postgres://..., got "mysql:..."');
-    expect(error('postgres:/h/db')).toBe('--db must be sqlite:<path> or postgres://..., got "postgres:..."');
+    // The value is quoted as typed, its password masked.
+    expect(error('postgres://u:pw@[bad')).toBe('--db is not a valid postgres:// URL, got "postgres://u:***@[bad"');
+    expect(error('mysql://u:pw@h/db')).toBe('--db must be sqlite:<path> or postgres://..., got "mysql://u:***@h/db"');
+    expect(error('postgres:/h/db')).toBe('--db must be sqlite:<path> or postgres://..., got "postgres:/h/db"');
   });
 
   it('gives a copyable URL with only the password masked', () => {

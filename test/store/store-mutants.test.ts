@@ -504,12 +504,13 @@ describe.each(BACKENDS)('the store on %s', (backend) => {
       });
       expect(await getRun(k, id + 1)).toBeNull();
       const events = await listEvents(k, { runId: id });
+      // Newest first, like every list of the run log.
       expect(events.map(({ id: _id, ...e }) => e)).toEqual([
-        { runId: id, at: '2026-03-01T10:00:01.500Z', level: 'warn', type: 'skipped', ref: 'd\\01', message: 'no\\0model' },
-        { runId: id, at: '2026-03-01T10:00:01.500Z', level: 'info', type: 'created', ref: null, message: 'ok' },
         { runId: id, at: '2026-03-01T10:00:01.500Z', level: 'error', type: 'failed', ref: 'k'.repeat(254) + '…', message: 'long key' },
+        { runId: id, at: '2026-03-01T10:00:01.500Z', level: 'info', type: 'created', ref: null, message: 'ok' },
+        { runId: id, at: '2026-03-01T10:00:01.500Z', level: 'warn', type: 'skipped', ref: 'd\\01', message: 'no\\0model' },
       ]);
-      expect(events[0]!.id).toBeLessThan(events[1]!.id);
+      expect(events[0]!.id).toBeGreaterThan(events[1]!.id);
     });
 
     it('lists runs newest first, filtered by command and start time, up to a limit', async () => {
@@ -525,19 +526,19 @@ describe.each(BACKENDS)('the store on %s', (backend) => {
       expect((await listRuns(k, { command: 'edge' }))[0]).toMatchObject({ summary: null, dryRun: false, error: null });
     });
 
-    it('lists events in order, filtered by run, command, ref, type and time, up to a limit', async () => {
+    it('lists events newest first, filtered by run, command, ref, type and time, up to a limit', async () => {
       const ev = (type: string, ref: string | null) => ({ level: 'info' as const, type, ref, message: type });
       const r1 = await recordRun(k, run('devices', '2026-03-01T00:00:00.000Z'), [ev('created', 'a'), ev('deleted', 'b')]);
       const r2 = await recordRun(k, run('edge', '2026-03-05T00:00:00.000Z'), [ev('created', 'a'), ev('updated', null)]);
       const pick = async (filter: Parameters<typeof listEvents>[1]) => (await listEvents(k, filter)).map((e) => `${e.runId === r1 ? 1 : 2}:${e.type}`);
-      expect(await pick({})).toEqual(['1:created', '1:deleted', '2:created', '2:updated']);
-      expect(await pick({ runId: r2 })).toEqual(['2:created', '2:updated']);
-      expect(await pick({ command: 'devices' })).toEqual(['1:created', '1:deleted']);
-      expect(await pick({ ref: 'a' })).toEqual(['1:created', '2:created']);
+      expect(await pick({})).toEqual(['2:updated', '2:created', '1:deleted', '1:created']);
+      expect(await pick({ runId: r2 })).toEqual(['2:updated', '2:created']);
+      expect(await pick({ command: 'devices' })).toEqual(['1:deleted', '1:created']);
+      expect(await pick({ ref: 'a' })).toEqual(['2:created', '1:created']);
       expect(await pick({ type: 'updated' })).toEqual(['2:updated']);
-      expect(await pick({ since: new Date('2026-03-05T00:00:01.500Z') })).toEqual(['2:created', '2:updated']);
-      expect(await pick({ until: new Date('2026-03-05T00:00:01.500Z') })).toEqual(['1:created', '1:deleted']);
-      expect(await pick({ limit: 3 })).toEqual(['1:created', '1:deleted', '2:created']);
+      expect(await pick({ since: new Date('2026-03-05T00:00:01.500Z') })).toEqual(['2:updated', '2:created']);
+      expect(await pick({ until: new Date('2026-03-05T00:00:01.500Z') })).toEqual(['1:deleted', '1:created']);
+      expect(await pick({ limit: 3 })).toEqual(['2:updated', '2:created', '1:deleted']);
     });
   });
 });
