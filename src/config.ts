@@ -226,7 +226,87 @@ export function resolveIotHubConfig(opts: IotHubOptions, env: Env): IotHubConfig
     const from = opts.rate === undefined ? 'env' : 'flag';
     throw badValue(from, `${from === 'flag' ? '--rate' : 'PORTAL_SYNC_IOTHUB_RATE'} must be requests per unit of time, e.g. 20/min or 5/s, got "${rateText}"`);
   }
+  return { credentials, endpoint, pageSize, maxRetries, requestTimeoutMs, pageBudgetMs, rate, timeScale: resolveTimeScale(env) };
+}
+
+/**
+ * The AWS side's settings. Region, credentials and endpoints follow the SDK's own conventions (the SDK
+ * reads them itself); they are only checked here, so that a bad endpoint URL is a configuration error
+ * before anything runs instead of an obscure failure of the first request.
+ */
+export interface AwsConfig {
+  /** AWS_REGION; undefined leaves it to the SDK's profile (AWS_PROFILE, ~/.aws/config), checked when the pass starts. */
+  readonly region: string | undefined;
+  /** The endpoint URLs the SDK will use, as the environment sets them (undefined: AWS's own). */
+  readonly endpoints: {
+    readonly iot: string | undefined;
+    readonly dataPlane: string | undefined;
+    readonly greengrass: string | undefined;
+  };
+  readonly maxRetries: number;
+  /** One request, from sending it to the last byte of its answer. */
+  readonly requestTimeoutMs: number;
+  /** Per-record calls in flight at once (`things --concurrency`). */
+  readonly concurrency: number;
+  /** Requests per unit of time the pass may make (`--rate`); null: as fast as AWS answers, slowing down on throttling. */
+  readonly rate: Rate | null;
+  /** Emulated time runs this many times faster (tests and benchmarks against an emulator with the same --time-scale). */
+  readonly timeScale: number;
+}
+
+export interface AwsOptions {
+  maxRetries?: string;
+  requestTimeout?: string;
+  concurrency?: string;
+  rate?: string;
+}
+
+export const DEFAULT_AWS_CONCURRENCY = 8;
+
+/** The environment variables the SDK reads an endpoint from, per service (the service's own first). */
+const AWS_ENDPOINT_VARIABLES = {
+  iot: 'AWS_ENDPOINT_URL_IOT',
+  dataPlane: 'AWS_ENDPOINT_URL_IOT_DATA_PLANE',
+  greengrass: 'AWS_ENDPOINT_URL_GREENGRASSV2',
+} as const;
+
+function awsEndpoint(env: Env, variable: string): string | undefined {
+  const name = env[variable] ? variable : env.AWS_ENDPOINT_URL ? 'AWS_ENDPOINT_URL' : null;
+  if (name === null) return undefined;
+  const value = env[name]!;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`${name} is not a valid URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`${name} must be an http(s) URL`);
+  return value;
+}
+
+export function resolveAwsConfig(opts: AwsOptions, env: Env): AwsConfig {
+  const region = env.AWS_REGION?.trim() || undefined;
+  // The SDK's switch to ignore every configured endpoint (AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true).
+  const ignore = env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS?.toLowerCase() === 'true';
+  const endpoint = (variable: string) => (ignore ? undefined : awsEndpoint(env, variable));
+  const endpoints = {
+    iot: endpoint(AWS_ENDPOINT_VARIABLES.iot),
+    dataPlane: endpoint(AWS_ENDPOINT_VARIABLES.dataPlane),
+    greengrass: endpoint(AWS_ENDPOINT_VARIABLES.greengrass),
+  };
+  const maxRetries = opts.maxRetries === undefined ? DEFAULT_RETRY.maxRetries : Number(opts.maxRetries);
+  if (!Number.isInteger(maxRetries) || maxRetries < 0 || maxRetries > 20) throw new UsageError('--max-retries must be a whole number from 0 to 20');
+  const requestTimeoutMs = resolveDuration('--request-timeout', opts.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT);
+  const concurrency = opts.concurrency === undefined ? DEFAULT_AWS_CONCURRENCY : Number(opts.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new UsageError('--concurrency must be a whole number from 1 to 64');
+  const rate = opts.rate === undefined ? null : parseRate(opts.rate);
+  if (opts.rate !== undefined && rate === null) throw new UsageError(`--rate must be requests per unit of time, e.g. 10/s or 600/min, got "${opts.rate}"`);
+  return { region, endpoints, maxRetries, requestTimeoutMs, concurrency, rate, timeScale: resolveTimeScale(env) };
+}
+
+/** Time passes this many times faster against an emulator run with the same --time-scale (tests, benchmarks). */
+function resolveTimeScale(env: Env): number {
   const timeScale = env.PORTAL_SYNC_TIME_SCALE === undefined ? 1 : Number(env.PORTAL_SYNC_TIME_SCALE);
   if (!Number.isFinite(timeScale) || timeScale < 1 || timeScale > 10_000) throw new ConfigError('PORTAL_SYNC_TIME_SCALE must be a number from 1 to 10000');
-  return { credentials, endpoint, pageSize, maxRetries, requestTimeoutMs, pageBudgetMs, rate, timeScale };
+  return timeScale;
 }

@@ -30,3 +30,13 @@ export class ApiCallCounter {
     return Object.fromEntries([...this.counts.entries()].sort(([a], [b]) => (a < b ? -1 : 1)));
   }
 }
+
+/**
+ * The system error code of a failed connection (`ECONNREFUSED`, `ENOTFOUND`...), wherever the HTTP
+ * stack put it: on the error, on its cause (fetch), or on the first of an AggregateError's errors.
+ */
+export function networkErrorCode(error: unknown): string | null {
+  const e = error as { code?: unknown; cause?: { code?: unknown; errors?: Array<{ code?: unknown }> }; errors?: Array<{ code?: unknown }> } | null;
+  const code = e?.cause?.code ?? e?.cause?.errors?.[0]?.code ?? e?.code ?? e?.errors?.[0]?.code;
+  return typeof code === 'string' ? code : null;
+}

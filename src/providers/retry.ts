@@ -58,6 +58,11 @@ export function retryAfterMs(headers: Headers, now = Date.now()): number | null 
   return Number.isNaN(date) ? null : Math.max(0, date - now);
 }
 
+/** HTTP statuses worth another attempt: throttling and the server errors a later attempt may not meet. */
+export function isRetryableStatus(status: number): boolean {
+  return status === 429 || status === 500 || status === 502 || status === 503 || status === 504;
+}
+
 /** Exponential backoff with full jitter, used when the server names no wait. */
 export function backoffMs(attempt: number, policy: RetryPolicy, random = Math.random): number {
   return Math.round(random() * policy.baseDelayMs * 2 ** attempt);

@@ -1,6 +1,6 @@
 import { formatDuration } from '../../duration.js';
-import { ApiCallCounter, ProviderError, type ProviderErrorKind } from '../errors.js';
-import { backoffMs, DEFAULT_RETRY, REAL_CLOCK, retryAfterMs, type Clock, type RetryPolicy } from '../retry.js';
+import { ApiCallCounter, networkErrorCode, ProviderError, type ProviderErrorKind } from '../errors.js';
+import { backoffMs, DEFAULT_RETRY, isRetryableStatus, REAL_CLOCK, retryAfterMs, type Clock, type RetryPolicy } from '../retry.js';
 import { createSasToken, type IotHubCredentials } from './sas.js';
 import { Pacer } from '../pace.js';
 
@@ -216,12 +216,12 @@ export class IotHubClient {
   }
 
   private networkFailure(error: unknown, timeoutMs: number, operation: string, page: number): AttemptFailure {
-    const e = error as { name?: string; cause?: { code?: string; errors?: Array<{ code?: string }> }; code?: string };
+    const e = error as { name?: string };
     if (e?.name === 'TimeoutError' || e?.name === 'AbortError') {
       const detail = `timed out after ${formatDuration(timeoutMs)}`;
       return { kind: 'timeout', detail, message: `IoT Hub ${this.hubName}: ${operation} page ${page} ${detail}` };
     }
-    const code = e?.cause?.code ?? e?.cause?.errors?.[0]?.code ?? e?.code ?? 'network error';
+    const code = networkErrorCode(error) ?? 'network error';
     const detail = `unreachable at ${this.base} (${code})`;
     return { kind: 'unreachable', detail, message: `IoT Hub ${this.hubName} is ${detail}` };
   }
@@ -239,10 +239,6 @@ async function readJson(response: Response): Promise<unknown> {
   } catch {
     return undefined;
   }
-}
-
-function isRetryableStatus(status: number): boolean {
-  return status === 429 || status === 500 || status === 502 || status === 503 || status === 504;
 }
 
 function plural(n: number, noun: string): string {

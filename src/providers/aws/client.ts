@@ -1,0 +1,329 @@
+import {
+  DeleteDynamicThingGroupCommand,
+  DeleteThingTypeCommand,
+  DescribeEndpointCommand,
+  DescribeThingCommand,
+  DescribeThingGroupCommand,
+  DescribeThingTypeCommand,
+  IoTClient,
+  ListTagsForResourceCommand,
+  ListThingsCommand,
+  ListThingTypesCommand,
+  type DescribeThingCommandOutput,
+  type DescribeThingGroupCommandOutput,
+  type DescribeThingTypeCommandOutput,
+  type Tag,
+  type ThingAttribute,
+  type ThingTypeDefinition,
+} from '@aws-sdk/client-iot';
+import { GetThingShadowCommand, IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
+import { GreengrassV2Client, ListCoreDevicesCommand, ListDeploymentsCommand, type CoreDevice, type Deployment } from '@aws-sdk/client-greengrassv2';
+import { ConfigError, type AwsConfig } from '../../config.js';
+import { formatDuration } from '../../duration.js';
+import type { Logger } from '../../run/log.js';
+import { ApiCallCounter, ProviderError } from '../errors.js';
+import { Pacer } from '../pace.js';
+import { backoffMs, DEFAULT_RETRY, REAL_CLOCK, scaledClock, type Clock } from '../retry.js';
+import { edgeVerdictOf, type EdgeVerdict } from './edge.js';
+import { classifyAwsError, isMissingCredentials, type AwsFailure } from './errors.js';
+import { awsPages } from './paging.js';
+
+// The SDK warns on every run that its releases after early 2027 need Node 22. This tool pins the
+// SDK's versions and runs on Node 20 on purpose (package.json): the warning would only be noise on
+// stderr, in every cron mail. Set before the first client is made, which is when the SDK checks.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+/** Items per page of the list calls: the most each one allows, so a pass costs the fewest calls. */
+const IOT_PAGE_SIZE = 250;
+const GREENGRASS_PAGE_SIZE = 100;
+
+type Service = 'iot' | 'dataPlane' | 'greengrass';
+const SERVICE_NAME: Record<Service, string> = { iot: 'AWS IoT', dataPlane: 'AWS IoT data plane', greengrass: 'AWS Greengrass V2' };
+
+export interface AwsIotDeps {
+  /** Time as the client reads and waits on it; tests pass one whose waits take no real time. */
+  readonly clock?: Clock;
+  readonly random?: () => number;
+}
+
+/** What a request does when the resource is not there (404): give this value instead of failing. */
+interface RequestOptions<T> {
+  readonly what?: string;
+  readonly notFound?: () => T;
+}
+
+/**
+ * The AWS IoT Core, IoT data plane and Greengrass V2 calls of the AWS inventories, over the real SDK
+ * clients. One instance per pass: every request is counted under its SDK operation name in the
+ * pass's counter, paced by one pacer, retried here (the SDK's own retries are off, so the counts and
+ * the retry budget are ours), bounded by --request-timeout, and its failure mapped to a
+ * ProviderError whose kind gives the exit code. Per-type answers are cached for the pass.
+ */
+export class AwsIot {
+  private readonly iot: IoTClient;
+  private readonly greengrass: GreengrassV2Client;
+  private dataPlaneClient: Promise<IoTDataPlaneClient> | null = null;
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly pacer: Pacer;
+  private readyCheck: Promise<void> | null = null;
+  private region: string | undefined;
+  private readonly types = new Map<string, Promise<DescribeThingTypeCommandOutput>>();
+  private readonly edges = new Map<string, Promise<EdgeVerdict>>();
+  private readonly groups = new Map<string, Promise<DescribeThingGroupCommandOutput | null>>();
+
+  constructor(
+    private readonly config: AwsConfig,
+    readonly calls: ApiCallCounter,
+    private readonly log: Pick<Logger, 'warn' | 'debug'>,
+    deps: AwsIotDeps = {},
+  ) {
+    this.clock = deps.clock ?? scaledClock(config.timeScale, REAL_CLOCK);
+    this.random = deps.random ?? Math.random;
+    // One pacer for the pass: every request shares the quota, and one throttle slows them all.
+    this.pacer = new Pacer(config.rate, this.clock);
+    this.region = config.region;
+    // Region, credentials and endpoints come from the SDK's own chain (AWS_REGION, AWS_PROFILE, the
+    // AWS_ENDPOINT_URL_* variables...). maxAttempts 1: no retry behind our back.
+    this.iot = new IoTClient({ region: config.region, maxAttempts: 1 });
+    this.greengrass = new GreengrassV2Client({ region: config.region, maxAttempts: 1 });
+  }
+
+  /** Every page of ListThingTypes. */
+  listThingTypes(): AsyncIterable<ThingTypeDefinition[]> {
+    return awsPages('ListThingTypes', async (nextToken) => {
+      const out = await this.request('iot', 'ListThingTypes', (s) => this.iot.send(new ListThingTypesCommand({ nextToken, maxResults: IOT_PAGE_SIZE }), { abortSignal: s }));
+      return { items: out.thingTypes, nextToken: out.nextToken };
+    });
+  }
+
+  /** One DescribeThingType per type and pass, whoever asks (its answer, or its failure, is kept). */
+  describeThingType(name: string): Promise<DescribeThingTypeCommandOutput> {
+    return cached(this.types, name, () =>
+      this.request('iot', 'DescribeThingType', (s) => this.iot.send(new DescribeThingTypeCommand({ thingTypeName: name }), { abortSignal: s }), {
+        what: `thing type ${name}`,
+      }),
+    );
+  }
+
+  /** Every tag of a resource, all pages. */
+  async listTags(arn: string): Promise<Tag[]> {
+    const tags: Tag[] = [];
+    const pages = awsPages('ListTagsForResource', async (nextToken) => {
+      const out = await this.request('iot', 'ListTagsForResource', (s) => this.iot.send(new ListTagsForResourceCommand({ resourceArn: arn, nextToken }), { abortSignal: s }), {
+        what: arn,
+      });
+      return { items: out.tags, nextToken: out.nextToken };
+    });
+    for await (const page of pages) tags.push(...page);
+    return tags;
+  }
+
+  /** Edge or not, by the type's `iotEdge` tag (DescribeThingType for its ARN, then its tags); once per type and pass. */
+  thingTypeEdge(name: string): Promise<EdgeVerdict> {
+    return cached(this.edges, name, async () => {
+      const type = await this.describeThingType(name);
+      if (!type.thingTypeArn) return { kind: 'unknown', reason: 'DescribeThingType gave no ARN to read its tags from' };
+      return edgeVerdictOf(await this.listTags(type.thingTypeArn));
+    });
+  }
+
+  /** Every page of ListThings (name, type, version, attributes). */
+  listThings(): AsyncIterable<ThingAttribute[]> {
+    return awsPages('ListThings', async (nextToken) => {
+      const out = await this.request('iot', 'ListThings', (s) => this.iot.send(new ListThingsCommand({ nextToken, maxResults: IOT_PAGE_SIZE }), { abortSignal: s }));
+      return { items: out.things, nextToken: out.nextToken };
+    });
+  }
+
+  describeThing(name: string): Promise<DescribeThingCommandOutput> {
+    return this.request('iot', 'DescribeThing', (s) => this.iot.send(new DescribeThingCommand({ thingName: name }), { abortSignal: s }), { what: `thing ${name}` });
+  }
+
+  /** Whether the thing has a classic (unnamed) shadow: GetThingShadow answers it, or 404. */
+  async hasClassicShadow(thingName: string): Promise<boolean> {
+    const dataPlane = await this.dataPlane();
+    return this.request(
+      'dataPlane',
+      'GetThingShadow',
+      async (s) => {
+        await dataPlane.send(new GetThingShadowCommand({ thingName }), { abortSignal: s });
+        return true;
+      },
+      { what: `thing ${thingName}`, notFound: () => false },
+    );
+  }
+
+  /** Every page of ListCoreDevices (Greengrass V2): each core's health, in one listing per pass. */
+  listCoreDevices(): AsyncIterable<CoreDevice[]> {
+    return awsPages('ListCoreDevices', async (nextToken) => {
+      const out = await this.request('greengrass', 'ListCoreDevices', (s) =>
+        this.greengrass.send(new ListCoreDevicesCommand({ nextToken, maxResults: GREENGRASS_PAGE_SIZE }), { abortSignal: s }),
+      );
+      return { items: out.coreDevices, nextToken: out.nextToken };
+    });
+  }
+
+  /** Every page of ListDeployments, the latest revision of each only. */
+  listLatestDeployments(): AsyncIterable<Deployment[]> {
+    return awsPages('ListDeployments', async (nextToken) => {
+      const out = await this.request('greengrass', 'ListDeployments', (s) =>
+        this.greengrass.send(new ListDeploymentsCommand({ historyFilter: 'LATEST_ONLY', nextToken, maxResults: GREENGRASS_PAGE_SIZE }), { abortSignal: s }),
+      );
+      return { items: out.deployments, nextToken: out.nextToken };
+    });
+  }
+
+  /** A thing group, or null when there is none of that name; once per group and pass. */
+  describeThingGroup(name: string): Promise<DescribeThingGroupCommandOutput | null> {
+    return cached(this.groups, name, () =>
+      this.request<DescribeThingGroupCommandOutput | null>(
+        'iot',
+        'DescribeThingGroup',
+        (s) => this.iot.send(new DescribeThingGroupCommand({ thingGroupName: name }), { abortSignal: s }),
+        { what: `thing group ${name}`, notFound: () => null },
+      ),
+    );
+  }
+
+  /** Deletes a (deprecated) thing type; 'absent' when it is gone already (another run got there first). */
+  deleteThingType(name: string): Promise<'deleted' | 'absent'> {
+    return this.request<'deleted' | 'absent'>(
+      'iot',
+      'DeleteThingType',
+      async (s) => {
+        await this.iot.send(new DeleteThingTypeCommand({ thingTypeName: name }), { abortSignal: s });
+        return 'deleted';
+      },
+      { what: `thing type ${name}`, notFound: () => 'absent' },
+    );
+  }
+
+  /** Deletes a dynamic thing group; 'absent' (not a failure) when there is none of that name. */
+  deleteDynamicThingGroup(name: string): Promise<'deleted' | 'absent'> {
+    return this.request<'deleted' | 'absent'>(
+      'iot',
+      'DeleteDynamicThingGroup',
+      async (s) => {
+        await this.iot.send(new DeleteDynamicThingGroupCommand({ thingGroupName: name }), { abortSignal: s });
+        return 'deleted';
+      },
+      { what: `thing group ${name}`, notFound: () => 'absent' },
+    );
+  }
+
+  /**
+   * Region and credentials, checked once before the first request: missing either is a configuration
+   * error saying which, not a failure of whatever call came first.
+   */
+  private ready(): Promise<void> {
+    return (this.readyCheck ??= this.checkConfiguration());
+  }
+
+  private async checkConfiguration(): Promise<void> {
+    try {
+      this.region = await this.iot.config.region();
+    } catch {
+      throw new ConfigError('no AWS region: set AWS_REGION (or a region in the AWS_PROFILE profile of the AWS config file)');
+    }
+    try {
+      const credentials = this.iot.config.credentials as unknown as (() => Promise<unknown>) | undefined;
+      await credentials?.();
+    } catch (error) {
+      if (isMissingCredentials(error)) {
+        throw new ConfigError(
+          'no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE (the SDK\'s default credentials chain found none)',
+        );
+      }
+      throw new ConfigError(`the AWS credentials could not be loaded: ${(error as Error).message ?? String(error)}`);
+    }
+  }
+
+  /**
+   * The data-plane client: at the endpoint the environment names (the SDK reads it), or at the
+   * account's `iot:Data-ATS` endpoint from DescribeEndpoint, over https, or over http when the IoT
+   * endpoint itself is http (only an emulator is).
+   */
+  private dataPlane(): Promise<IoTDataPlaneClient> {
+    return (this.dataPlaneClient ??= (async () => {
+      if (this.config.endpoints.dataPlane !== undefined) return new IoTDataPlaneClient({ region: this.config.region, maxAttempts: 1 });
+      const out = await this.request('iot', 'DescribeEndpoint', (s) => this.iot.send(new DescribeEndpointCommand({ endpointType: 'iot:Data-ATS' }), { abortSignal: s }));
+      if (!out.endpointAddress) throw new ProviderError('aws', 'protocol', 'AWS DescribeEndpoint (iot:Data-ATS) gave no endpoint address');
+      const scheme = this.config.endpoints.iot?.startsWith('http:') ? 'http' : 'https';
+      return new IoTDataPlaneClient({ region: this.config.region, maxAttempts: 1, endpoint: `${scheme}://${out.endpointAddress}` });
+    })());
+  }
+
+  /**
+   * One call, retried while it fails in a way a later attempt may not (throttling, 5xx, the network,
+   * a timeout), at most --max-retries times, waiting what the service asked (Retry-After) or an
+   * exponential backoff. Every attempt is counted.
+   */
+  private async request<T>(service: Service, operation: string, send: (signal: AbortSignal) => Promise<T>, options: RequestOptions<T> = {}): Promise<T> {
+    await this.ready();
+    for (let attempt = 0; ; attempt++) {
+      this.calls.quota.waitMs += await this.pacer.acquire();
+      this.calls.add(operation);
+      const timeout = this.clock.timeout(this.config.requestTimeoutMs);
+      let failure: AwsFailure;
+      try {
+        const result = await send(timeout.signal);
+        this.pacer.succeeded();
+        return result;
+      } catch (error) {
+        failure = classifyAwsError(error, timeout.signal.aborted, this.clock.now());
+      } finally {
+        timeout.clear();
+      }
+      if (failure.kind === 'not-found' && options.notFound) return options.notFound();
+      if (failure.throttled) {
+        this.calls.quota.throttled++;
+        this.pacer.throttled();
+      }
+      if (!failure.retryable || attempt >= this.config.maxRetries) throw this.toError(service, operation, failure, attempt + 1, options.what);
+      const waitMs = failure.retryAfterMs ?? backoffMs(attempt, { ...DEFAULT_RETRY, maxRetries: this.config.maxRetries }, this.random);
+      this.log.warn(`AWS ${operation}${options.what ? ` (${options.what})` : ''}: ${this.describe(service, failure)}; retry ${attempt + 1} of ${this.config.maxRetries} in ${waitMs} ms`);
+      await this.clock.sleep(waitMs);
+      if (failure.throttled) this.calls.quota.waitMs += waitMs;
+    }
+  }
+
+  private describe(service: Service, failure: AwsFailure): string {
+    if (failure.kind === 'timeout') return `timed out after ${formatDuration(this.config.requestTimeoutMs)}`;
+    if (failure.kind === 'unreachable') return `${this.endpointName(service)} is ${failure.detail}`;
+    return failure.detail;
+  }
+
+  private endpointName(service: Service): string {
+    const url = this.config.endpoints[service];
+    return url !== undefined ? `${SERVICE_NAME[service]} at ${url}` : `the ${SERVICE_NAME[service]} endpoint of ${this.region ?? 'the region'}`;
+  }
+
+  private toError(service: Service, operation: string, failure: AwsFailure, attempts: number, what: string | undefined): ProviderError {
+    const subject = `AWS ${operation}${what ? ` (${what})` : ''}`;
+    if (failure.kind === 'auth') {
+      // Names the operation (an IAM policy may allow some calls and not others), never a key.
+      return new ProviderError(
+        'aws',
+        'auth',
+        `${subject} was refused: ${failure.detail}; check the AWS credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE) and that their IAM policy allows ${service === 'greengrass' ? 'greengrass' : 'iot'}:${operation}`,
+        failure.status,
+      );
+    }
+    const kind = failure.kind === 'not-found' ? 'bad-request' : failure.kind;
+    const after = failure.retryable ? ` after ${attempts} attempt${attempts === 1 ? '' : 's'}` : '';
+    return new ProviderError('aws', kind, `${subject} failed${after}: ${this.describe(service, failure)}`, failure.status);
+  }
+}
+
+/** The promise of `key` in `cache`, made by `make` on first use. */
+function cached<T>(cache: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
+  let promise = cache.get(key);
+  if (!promise) {
+    promise = make();
+    // Kept even when it fails: a type whose describe failed is not asked again for each of its things.
+    promise.catch(() => undefined);
+    cache.set(key, promise);
+  }
+  return promise;
+}

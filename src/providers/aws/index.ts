@@ -1,0 +1,5 @@
+export { AwsIot, type AwsIotDeps } from './client.js';
+export { edgeVerdictOf, EDGE_TAG, type AwsTag, type EdgeVerdict } from './edge.js';
+export { classifyAwsError, type AwsFailure } from './errors.js';
+export { awsPages, type AwsPage } from './paging.js';
+export { mapConcurrent } from './concurrency.js';
