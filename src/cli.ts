@@ -1,10 +1,20 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
-import { DEFAULT_PAGE_BUDGET, DEFAULT_REQUEST_TIMEOUT, resolveIotHubConfig, type CommonOptions, type IotHubOptions } from './config.js';
+import {
+  DEFAULT_PAGE_BUDGET,
+  DEFAULT_REQUEST_TIMEOUT,
+  resolveAwsConfig,
+  resolveDuration,
+  resolveIotHubConfig,
+  type AwsOptions,
+  type CommonOptions,
+  type IotHubOptions,
+} from './config.js';
 import { concentratorsInventory } from './commands/concentrators.js';
 import { devicesInventory } from './commands/devices.js';
 import { edgeInventory } from './commands/edge.js';
 import { gatewayIdsInventory } from './commands/gateway-ids.js';
+import { thingTypesInventory } from './commands/thing-types.js';
 import { runPassCommand, withPassOptions } from './commands/common.js';
 import { registerEmulate } from './commands/emulate.js';
 import { registerHistory } from './commands/history.js';
@@ -28,6 +38,20 @@ Exit codes:
   64  usage error                 69  provider or database unreachable
   75  lock held, try later        78  configuration error
   130 interrupted by SIGINT       143 interrupted by SIGTERM (before the commit: nothing applied)`;
+
+/** Options every AWS pass command takes, as commander hands them over. */
+export type AwsCommandOptions = CommonOptions & AwsOptions;
+
+const AWS_ENVIRONMENT_HELP = `
+Environment (the AWS SDK's own):
+  AWS_REGION                       region of the account (or the region of the AWS_PROFILE profile)
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE
+                                   credentials, read by the SDK's default credentials chain
+  AWS_ENDPOINT_URL_IOT             IoT Core endpoint override, e.g. the emulator's http://127.0.0.1:<port>
+  AWS_ENDPOINT_URL_IOT_DATA_PLANE  IoT data plane endpoint (default: DescribeEndpoint iot:Data-ATS)
+  AWS_ENDPOINT_URL_GREENGRASSV2    Greengrass V2 endpoint override
+  AWS_ENDPOINT_URL                 endpoint override for every AWS service
+`;
 
 /**
  * The log format asked for anywhere on the command line: every line on stderr honours it, from the
@@ -107,6 +131,34 @@ export function buildProgram(setExitCode: (code: number) => void, logFormat: Log
     .action((opts: AzureOptions & { out?: string }) =>
       run(() =>
         runPassCommand('gateway-ids', opts, () => gatewayIdsInventory(resolveIotHubConfig(opts, process.env), opts.out ?? null)),
+      ),
+    );
+
+  /**
+   * An AWS pass command: every pass option, the AWS client's own, and the AWS environment in its
+   * help. `things` and `greengrass` are declared with it too; each adds its options and action.
+   */
+  const aws = (name: string, description: string, examples: string[]) =>
+    withPassOptions(
+      program
+        .command(name)
+        .description(description)
+        .option('--max-retries <n>', 'retries of a throttled or failed request before the pass gives up on it', '5')
+        .option('--request-timeout <duration>', 'longest one request may take (500ms, 30s, 2m)', DEFAULT_REQUEST_TIMEOUT)
+        .option('--rate <n/unit>', "pace requests, e.g. 10/s, leaving the rest of the account's quota to others")
+        .addHelpText('after', `${AWS_ENVIRONMENT_HELP}\nExamples:\n${examples.map((e) => `  ${e}`).join('\n')}`),
+    );
+
+  aws('thing-types', 'reconcile AWS IoT thing types into device models; delete long-deprecated types in AWS', [
+    'portal-sync thing-types --dry-run',
+    'portal-sync thing-types --deprecation-grace 1h --json',
+  ])
+    .option('--deprecation-grace <duration>', 'a type deprecated longer ago than this is deleted in AWS with its dynamic thing group', '5m')
+    .action((opts: AwsCommandOptions & { deprecationGrace?: string }) =>
+      run(() =>
+        runPassCommand('thing-types', opts, () =>
+          thingTypesInventory(resolveAwsConfig(opts, process.env), { graceMs: resolveDuration('--deprecation-grace', opts.deprecationGrace ?? '5m') }),
+        ),
       ),
     );
 

@@ -183,7 +183,8 @@ export interface IotHubOptions {
   pageBudget?: string;
 }
 
-function resolveDuration(option: string, value: string): number {
+/** A duration option's value in ms: a usage error when it is not one, or is 0, or longer than a day. */
+export function resolveDuration(option: string, value: string): number {
   let ms: number;
   try {
     ms = parseDuration(value);

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { CurrentRecord, DesiredRecord, Plan, PlanPolicy, RemoteEntry } from '../reconcile/index.js';
+import type { CurrentRecord, DesiredRecord, Plan, PlanPolicy, RemoteAction, RemoteEntry } from '../reconcile/index.js';
 import type { ApiCallCounter } from '../providers/errors.js';
 import type { DbClient } from '../store/db.js';
 import type { ApplyOutcome } from '../store/types.js';
@@ -35,12 +35,25 @@ export interface Inventory {
    * Returns a problem to report, which makes the pass partial, or null.
    */
   afterCommit?(ctx: AfterCommitContext): Promise<string | null>;
+  /**
+   * Carries out one remote action the listing planned (`RemoteContext.planAction`), after the
+   * commit and never on a dry run or a refused pass. Returns what was done, in a few words; throws
+   * when it failed, which makes the pass partial without stopping the other actions.
+   */
+  performAction?(action: RemoteAction, ctx: ActionContext): Promise<string>;
 }
 
 export interface RemoteContext {
   readonly db: Knex;
   readonly log: Logger;
   markIncomplete(reason: string): void;
+  /** Adds an action on the remote side to the plan (deleting a deprecated thing type...), shown in the diff. */
+  planAction(action: RemoteAction): void;
+}
+
+export interface ActionContext {
+  readonly db: Knex;
+  readonly log: Logger;
 }
 
 export interface AfterCommitContext {

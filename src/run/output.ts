@@ -3,6 +3,7 @@ import Table from 'cli-table3';
 import { hasChanges, type FieldChange } from '../reconcile/index.js';
 import { describeFieldChange } from './field-diff.js';
 import type { PassResult } from './pass.js';
+import { countActions, type ActionResult } from './remote-actions.js';
 
 export const JSON_SCHEMA_VERSION = 1;
 
@@ -45,6 +46,7 @@ export function writeJson(result: PassResult, write: (chunk: string) => void): v
     stale: plan ? plan.stale.map((s) => ({ ref: s.key, remoteVersion: s.remoteVersion, storedVersion: s.storedVersion })) : [],
     warnings: plan ? plan.warnings.map((w) => ({ ref: w.key, message: w.message })) : [],
     deletesWithheld: plan?.deletesWithheld ?? null,
+    remoteActions: result.actions.map(actionJson),
     guard: plan ? plan.guard : null,
     apiCalls: { total: Object.values(result.apiCalls).reduce((a, b) => a + b, 0), operations: result.apiCalls },
     quota: { throttledRequests: result.quota.throttled, waitSeconds: Math.round(result.quota.waitMs) / 1000 },
@@ -75,6 +77,22 @@ export function writeJson(result: PassResult, write: (chunk: string) => void): v
   write(JSON.stringify(tail, null, 2).slice(2) + '\n');
 }
 
+
+/** One remote action in the JSON document: what, on which ref, and its outcome. */
+function actionJson({ action, outcome }: ActionResult) {
+  const base = { kind: action.kind, ref: action.ref, description: action.description, outcome: outcome.status };
+  switch (outcome.status) {
+    case 'done':
+      return { ...base, message: outcome.message };
+    case 'failed':
+      return { ...base, error: outcome.error };
+    case 'skipped':
+      return { ...base, reason: outcome.reason };
+  }
+}
+
+/** The marker of a remote action in the diff table: something the pass does on the remote side, not to a row. */
+export const ACTION_MARKER = '>';
 
 export interface TableOptions {
   color: boolean;
@@ -116,11 +134,21 @@ export function renderTable(result: PassResult, opts: TableOptions): string {
     for (const d of plan.create) row('+', d.key, member(d.fields) ? 'add' : `create (version ${d.version})`, c.green);
     for (const u of plan.update) row('~', u.desired.key, describeChanges(u.changes), (s) => s);
     for (const d of plan.delete) row('-', d.key, member(d.fields) ? 'remove' : `delete (stored version ${d.version})`, c.red);
+    for (const a of result.actions) row(ACTION_MARKER, a.action.ref, describeAction(a, result.dryRun), a.outcome.status === 'failed' ? c.red : c.magenta);
     for (const s of plan.skipped) row('!', s.key, `skipped: ${s.reason}`, c.dim);
     for (const w of plan.warnings) row('?', w.key, `warning: ${w.message}`, c.yellow);
     for (const f of [...plan.failed, ...(result.applied?.failed ?? [])]) row('x', f.key, `failed: ${f.error}`, c.red);
     for (const s of plan.stale) row('=', s.key, `kept: stored version ${s.storedVersion} is newer than ${s.remoteVersion}`, c.dim);
-    const MARKER_PAINT: Record<string, (s: string) => string> = { '+': c.green, '~': c.yellow, '-': c.red, '!': c.dim, '?': c.yellow, x: c.red, '=': c.dim };
+    const MARKER_PAINT: Record<string, (s: string) => string> = {
+      '+': c.green,
+      '~': c.yellow,
+      '-': c.red,
+      '!': c.dim,
+      '?': c.yellow,
+      x: c.red,
+      '=': c.dim,
+      [ACTION_MARKER]: c.magenta,
+    };
     if (rows.length > 0) {
       const shown = rows.slice(0, opts.maxRows);
       const widths = columnWidths(shown, result.noun, opts.width);
@@ -168,8 +196,34 @@ function summaryLine(result: PassResult, c: ChalkInstance): string {
   const n = (x: number) => x.toLocaleString('en-US');
   if (!result.plan) return '';
   const tail = [`${n(s.unchanged)} unchanged`, `${n(s.skipped)} skipped`, ...(s.failed > 0 ? [`${n(s.failed)} failed`] : [])].join(', ');
-  if (s.create + s.update + s.delete === 0) return `${c.bold('No changes.')} ${tail}.`;
-  return `${c.bold('Plan:')} ${n(s.create)} to create, ${n(s.update)} to update, ${n(s.delete)} to delete, ${tail}.`;
+  const actions = result.actions.length;
+  if (s.create + s.update + s.delete + actions === 0) return `${c.bold('No changes.')} ${tail}.`;
+  const remote = actions === 0 ? '' : `, ${plural(actions, 'remote action')}${actionTally(result.actions, result.dryRun)}`;
+  return `${c.bold('Plan:')} ${n(s.create)} to create, ${n(s.update)} to update, ${n(s.delete)} to delete${remote}, ${tail}.`;
+}
+
+/** A remote action's row: what it does, then (unless the plan is only shown) what became of it. */
+function describeAction({ action, outcome }: ActionResult, dryRun: boolean): string {
+  switch (outcome.status) {
+    case 'done':
+      return `${action.description}: done, ${outcome.message}`;
+    case 'failed':
+      return `${action.description}: failed: ${outcome.error}`;
+    case 'skipped':
+      return dryRun ? action.description : `${action.description}: not done (${outcome.reason})`;
+  }
+}
+
+/** ` (2 done, 1 failed)` after the count of actions, once they ran. */
+function actionTally(actions: readonly ActionResult[], dryRun: boolean): string {
+  if (dryRun) return '';
+  const counts = countActions(actions);
+  const parts = [
+    ...(counts.done > 0 ? [`${counts.done} done`] : []),
+    ...(counts.failed > 0 ? [`${counts.failed} failed`] : []),
+    ...(counts.skipped > 0 ? [`${counts.skipped} not done`] : []),
+  ];
+  return ` (${parts.join(', ')})`;
 }
 
 function describeChanges(changes: readonly FieldChange[]): string {
@@ -204,6 +258,7 @@ export function runRecordLine(result: PassResult): Record<string, unknown> {
     applied: result.applied
       ? { create: result.applied.created.length, update: result.applied.updated.length, delete: result.applied.deleted.length, conflicts: result.applied.conflicts.length }
       : null,
+    ...(result.actions.length > 0 ? { remoteActions: countActions(result.actions) } : {}),
     apiCalls: totalCalls(result),
     error: result.error,
   };

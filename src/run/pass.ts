@@ -1,10 +1,10 @@
 import type { Knex } from 'knex';
 import { existsSync } from 'node:fs';
 import { ProviderError } from '../providers/errors.js';
-import { hasChanges, Planner, summarize, type Plan, type PlanSummary, type RemoteEntry } from '../reconcile/index.js';
+import { hasChanges, Planner, summarize, type Plan, type PlanSummary, type RemoteAction, type RemoteEntry } from '../reconcile/index.js';
 import { copyableDbUrl, describeDbError, openKnex } from '../store/db.js';
 import { migrateLatest, pendingMigrations } from '../store/migrate.js';
-import { pruneEvents, recordRun, type RunEvent, type RunStatus } from '../store/runlog.js';
+import { completeRun, pruneEvents, recordRun, type RunEvent, type RunStatus } from '../store/runlog.js';
 import type { ApplyOutcome } from '../store/types.js';
 import type { PassConfig } from '../config.js';
 import { EXIT, type PassStatus } from './exit.js';
@@ -17,6 +17,7 @@ import { changeEvents } from './change-events.js';
 import { formatDuration } from '../duration.js';
 import { checkInterrupted, InterruptedError, NO_INTERRUPTION, type Interruption } from './interrupt.js';
 import { createProgress, progressLine } from './progress.js';
+import { actionEvents, countActions, performActions, skippedActions, type ActionResult } from './remote-actions.js';
 
 export interface PassResult {
   readonly command: string;
@@ -31,6 +32,8 @@ export interface PassResult {
   readonly applied: ApplyOutcome | null;
   /** Why the listing stopped early, when it did: no deletes were planned. */
   readonly listingError: string | null;
+  /** The plan's remote actions and what became of each (skipped on a dry run or a refused pass). */
+  readonly actions: readonly ActionResult[];
   readonly apiCalls: Record<string, number>;
   /** Requests the provider throttled, and the time spent waiting on its quota (pacing included). */
   readonly quota: { readonly throttled: number; readonly waitMs: number };
@@ -72,6 +75,7 @@ export async function runPass(
     summary: EMPTY_SUMMARY,
     applied: null,
     listingError: null,
+    actions: [],
     error: null,
     apiCalls: inventory.calls.toJSON(),
     quota: { ...inventory.calls.quota },
@@ -156,24 +160,29 @@ async function reconcile(
   const current = await inventory.loadCurrent(db);
   const planner = new Planner(current, { ...inventory.policy, massDelete: config.massDelete });
   const maxDuration = config.maxDurationMs === null ? null : { ms: config.maxDurationMs, stopAt: startedAt.getTime() + config.maxDurationMs };
-  const { listing, pages } = await fetchRemote(inventory, db, log, config.progress, planner, interruption, maxDuration, current.size);
+  const { listing, pages, actions: plannedActions } = await fetchRemote(inventory, db, log, config.progress, planner, interruption, maxDuration, current.size);
   checkInterrupted(interruption);
   if (!listing.complete && pages === 0) {
     throw new PassFailure(listing.reason, exitCodeOf(listing.error));
   }
-  const plan = planner.finish(listing.complete ? { complete: true } : listing);
+  const plan = planner.finish(listing.complete ? { complete: true } : listing, plannedActions);
   const listingError = listing.complete ? null : listing.reason;
   const summary = { ...summarize(plan), failed: plan.failed.length + (listingError ? 1 : 0) };
 
   if (config.dryRun) {
     const status: PassStatus = plan.guard.refused ? 'refused' : summary.failed > 0 ? 'partial' : 'ok';
-    return finish({ status, exitCode: exitCodeFor(status, hasChanges(plan), config), plan, summary, listingError });
+    const actions = skippedActions(plan.remoteActions, 'dry run');
+    return finish({ status, exitCode: exitCodeFor(status, hasChanges(plan), config), plan, summary, listingError, actions });
   }
 
   const events = eventsOf(plan, listingError, inventory.noun);
   if (plan.guard.refused) {
-    const runId = await recordRun(db, runRecord(config, startedAt, 'refused', EXIT.failed, summary, inventory, guardMessage(plan)), events);
-    return finish({ status: 'refused', exitCode: EXIT.failed, plan, summary, listingError, runId, error: guardMessage(plan) });
+    // A refused pass changes nothing, on either side: its remote actions are recorded as not done.
+    const actions = skippedActions(plan.remoteActions, 'the mass-delete guard refused the pass');
+    events.push(...actionEvents(actions));
+    const record = runRecord(config, startedAt, 'refused', EXIT.failed, withActions(summary, actions), inventory, guardMessage(plan));
+    const runId = await recordRun(db, record, events);
+    return finish({ status: 'refused', exitCode: EXIT.failed, plan, summary, listingError, runId, error: guardMessage(plan), actions });
   }
 
   const { applied, runId, status, exitCode, appliedSummary } = await db.transaction(async (trx) => {
@@ -194,14 +203,66 @@ async function reconcile(
     return { applied, runId, status, exitCode, appliedSummary };
   });
   log.debug('applied', { runId, ...appliedCounts(applied), failed: applied.failed.length });
-  await keepEvents(db, config, log);
   const problem = inventory.afterCommit ? await inventory.afterCommit({ db, log, plan, listingComplete: listingError === null }) : null;
+  let result: PassResult;
   if (problem) {
     log.error(problem);
     const failedSummary = { ...appliedSummary, failed: appliedSummary.failed + 1 };
-    return finish({ status: 'partial', exitCode: EXIT.partial, plan, summary: failedSummary, applied, listingError, runId, error: problem });
+    result = finish({ status: 'partial', exitCode: EXIT.partial, plan, summary: failedSummary, applied, listingError, runId, error: problem });
+  } else {
+    result = finish({ status, exitCode, plan, summary: appliedSummary, applied, listingError, runId });
   }
-  return finish({ status, exitCode, plan, summary: appliedSummary, applied, listingError, runId });
+  if (plan.remoteActions.length > 0) {
+    result = await actAfterCommit(inventory, config, log, db, plan, result, runId, { ...appliedSummary, ...appliedCounts(applied) }, interruption, finish);
+  }
+  await keepEvents(db, config, log);
+  return result;
+}
+
+/**
+ * The plan's remote actions, run AFTER the data transaction committed, one by one, and their outcome
+ * added to the run already recorded (its events, status, exit code and summary).
+ *
+ * After, not before: the database can be rolled back, AWS cannot. Run first, a deletion in AWS would
+ * stand while the transaction still failed, was refused at COMMIT (a lost lock) or was interrupted,
+ * and exit 1 / 130 / 143 promise "nothing applied". Run after, a failed commit means no action was
+ * attempted, and a failed action leaves the portal as the rules want it anyway (a long-deprecated
+ * type is no longer a device model) while the type, still deprecated in AWS, is planned again by the
+ * next pass. The actions also hold no database transaction open while they wait on the network.
+ */
+async function actAfterCommit(
+  inventory: Inventory,
+  config: PassConfig,
+  log: Logger,
+  db: Knex,
+  plan: Plan,
+  committed: PassResult,
+  runId: number,
+  recordedSummary: PlanSummary & Record<string, number>,
+  interruption: Interruption,
+  finish: (fields: Partial<PassResult> & Pick<PassResult, 'status' | 'exitCode'>) => PassResult,
+): Promise<PassResult> {
+  const actions = await performActions(inventory, plan.remoteActions, { db, log }, interruption, log);
+  const counts = countActions(actions);
+  const unfinished = counts.failed + counts.skipped;
+  // The committed pass is ok or partial (an afterCommit problem, failed rows); an unfinished action makes it partial.
+  const status: RunStatus = unfinished > 0 || committed.status === 'partial' ? 'partial' : 'ok';
+  const exitCode = status === 'partial' ? EXIT.partial : committed.exitCode;
+  const actionError = unfinished > 0 ? `${unfinished} of ${counts.planned} remote action${counts.planned === 1 ? '' : 's'} not done` : null;
+  const error = committed.error ?? actionError;
+  try {
+    await completeRun(db, runId, { status, exitCode, finishedAt: new Date(), summary: { ...withActions(recordedSummary, actions), apiCalls: inventory.calls.toJSON() }, error }, actionEvents(actions));
+  } catch (caught) {
+    // The actions happened; only their record is missing. Said loudly, and the pass is partial.
+    log.error(`the outcome of the remote actions could not be recorded in run ${runId}: ${describeDbError(config.db, caught)}`);
+    return finish({ ...committed, status: 'partial', exitCode: EXIT.partial, actions, error: error ?? 'remote actions not recorded in the run log' });
+  }
+  return finish({ ...committed, status, exitCode, actions, error });
+}
+
+/** The run's summary with its remote actions counted by outcome, when the plan had any. */
+function withActions<S extends object>(summary: S, actions: readonly ActionResult[]): S & { actions?: ReturnType<typeof countActions> } {
+  return actions.length === 0 ? summary : { ...summary, actions: countActions(actions) };
 }
 
 /**
@@ -226,6 +287,8 @@ function appliedCounts(applied: ApplyOutcome) {
 interface Listing {
   listing: { complete: true } | { complete: false; reason: string; error: unknown };
   pages: number;
+  /** Remote actions the inventory planned while listing. */
+  actions: RemoteAction[];
 }
 
 async function fetchRemote(
@@ -242,12 +305,18 @@ async function fetchRemote(
   let records = 0;
   let pages = 0;
   let sideFailure: string | null = null;
+  const actions: RemoteAction[] = [];
   const ctx = {
     db,
     log,
     markIncomplete(reason: string) {
       if (sideFailure === null) log.error(`${reason}; no ${inventory.noun} is deleted in this pass`);
       sideFailure ??= reason;
+    },
+    planAction(action: RemoteAction) {
+      // Refused at planning time, not at the end of a pass that would then fail to act.
+      if (!inventory.performAction) throw new Error(`${inventory.command} planned a remote action it cannot carry out`);
+      actions.push(action);
     },
   };
   try {
@@ -260,8 +329,8 @@ async function fetchRemote(
       for (const entry of page) planner.add(entry.kind === 'desired' ? validated(inventory, entry) : entry);
       progress.update(progressLine(inventory.command, records, pages, storedRows, Date.now() - started));
     }
-    if (sideFailure !== null) return { listing: { complete: false, reason: sideFailure, error: null }, pages };
-    return { listing: { complete: true }, pages };
+    if (sideFailure !== null) return { listing: { complete: false, reason: sideFailure, error: null }, pages, actions };
+    return { listing: { complete: true }, pages, actions };
   } catch (caught) {
     if (caught instanceof InterruptedError) throw caught;
     // --max-duration is a limit the operator set, not a failure of the provider: said as such.
@@ -270,7 +339,7 @@ async function fetchRemote(
     const message = error instanceof Error ? error.message : String(error);
     const reason = pages === 0 ? message : `listing stopped after page ${pages}: ${message}`;
     if (pages > 0) log.error(`${reason}; no ${inventory.noun} is deleted in this pass`);
-    return { listing: { complete: false, reason, error }, pages };
+    return { listing: { complete: false, reason, error }, pages, actions };
   } finally {
     progress.done();
   }
@@ -342,7 +411,7 @@ function runRecord(
   startedAt: Date,
   status: RunStatus,
   exitCode: number,
-  summary: PlanSummary & Record<string, number>,
+  summary: PlanSummary & Record<string, unknown>,
   inventory: Inventory,
   error: string | null,
 ) {

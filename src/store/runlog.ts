@@ -27,6 +27,7 @@ export const EVENT_TYPES = [
   'deletes-withheld',
   'error',
   'interrupted',
+  'action',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
@@ -81,6 +82,32 @@ export async function recordRun(db: Knex | Knex.Transaction, run: RunRecord, eve
   const rows = mapLazily(events, (e) => [runId, at, e.level, e.type, e.ref === null ? null : storableRef(e.ref), withoutNul(e.message)]);
   await insertRows(db, clientOf(db), 'sync_events', EVENT_TABLE, rows);
   return runId;
+}
+
+/**
+ * What a run did after its commit (remote actions): its events added, its status, exit code and
+ * summary brought up to date. Outside the pass's transaction, which is over by then.
+ */
+export async function completeRun(
+  db: Knex,
+  runId: number,
+  run: Pick<RunRecord, 'status' | 'exitCode' | 'summary' | 'finishedAt' | 'error'>,
+  events: readonly RunEvent[],
+): Promise<void> {
+  await db.transaction(async (trx) => {
+    await trx('sync_runs')
+      .where('id', runId)
+      .update({
+        status: run.status,
+        exit_code: run.exitCode,
+        finished_at: run.finishedAt.toISOString(),
+        summary: JSON.stringify(run.summary),
+        error: run.error === null ? null : withoutNul(run.error),
+      });
+    const at = run.finishedAt.toISOString();
+    const rows = mapLazily(events, (e) => [runId, at, e.level, e.type, e.ref === null ? null : storableRef(e.ref), withoutNul(e.message)]);
+    await insertRows(trx, clientOf(trx), 'sync_events', EVENT_TABLE, rows);
+  });
 }
 
 /** The column limit of `sync_events.ref`: a record whose key cannot be stored still gets its event. */

@@ -17,6 +17,11 @@ export function childEnv(extra: Record<string, string | undefined>): NodeJS.Proc
   for (const name of ['PORTAL_SYNC_DB', 'DATABASE_URL', 'PORTAL_SYNC_PUSHGATEWAY', 'IOTHUB_CONNECTION_STRING', 'IOTHUB_ENDPOINT', 'NO_COLOR']) {
     delete env[name];
   }
+  // The developer's AWS settings (a region, keys, a profile, endpoints) must not reach the CLI under
+  // test: its AWS world is the emulator's env() alone. Only the SDK's Node-version notice stays off.
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('AWS_') && name !== 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED') delete env[name];
+  }
   return { ...env, ...extra };
 }
 

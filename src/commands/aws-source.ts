@@ -1,0 +1,12 @@
+import type { AwsConfig } from '../config.js';
+import { AwsIot } from '../providers/aws/client.js';
+import type { ApiCallCounter } from '../providers/errors.js';
+import type { Logger } from '../run/log.js';
+
+/**
+ * The AWS client every AWS inventory uses: one per pass, counting its calls into the pass's counter,
+ * so its caches (thing types, edge verdicts, thing groups) and its pacing last exactly one pass.
+ */
+export function awsClient(aws: AwsConfig, calls: ApiCallCounter, log: Logger): AwsIot {
+  return new AwsIot(aws, calls, log);
+}

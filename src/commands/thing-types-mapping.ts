@@ -1,0 +1,105 @@
+import type { EdgeVerdict } from '../providers/aws/edge.js';
+import type { DesiredRecord, RemoteAction, RemoteEntry } from '../reconcile/index.js';
+import { columnCheck, type ColumnSpec } from '../store/schema.js';
+import { DEVICE_MODEL_VERSION } from '../store/device-models.js';
+import { formatDuration } from '../duration.js';
+
+export const DEFAULT_DEPRECATION_GRACE_MS = 5 * 60_000;
+
+/** What the pass knows of one thing type: ListThingTypes, DescribeThingType and (non-deprecated types) its edge verdict. */
+export interface ThingTypeFacts {
+  readonly name: string;
+  /** thingTypeId, from DescribeThingType: the device model's id. */
+  readonly id: string;
+  readonly description: string | null;
+  readonly deprecated: boolean;
+  readonly deprecationDate: Date | null;
+  /** Not asked for deprecated types: they are no device model, edge or not. */
+  readonly edge: EdgeVerdict | null;
+}
+
+/**
+ * What becomes of one type:
+ * - `entry`: a device model (desired) or a skip with its reason;
+ * - `retire`: deprecated, so no device model (an existing one leaves the portal); past the grace
+ *   period it is also deleted in AWS with its dynamic thing group (the remote action).
+ */
+export type ThingTypeDecision =
+  | { readonly kind: 'entry'; readonly entry: RemoteEntry }
+  | { readonly kind: 'retire'; readonly key: string; readonly name: string; readonly note: string; readonly action: RemoteAction | null };
+
+export const DELETE_THING_TYPE = 'delete-thing-type';
+
+/** The remote action deleting a type and the dynamic thing group of the same name. */
+export function deleteThingTypeAction(name: string): RemoteAction {
+  return { kind: DELETE_THING_TYPE, ref: name, description: `delete thing type ${name} in AWS, then its dynamic thing group ${name}` };
+}
+
+/** The decision for one type, at `now`, with the deprecation grace period `graceMs` (INVENTORIES.md, thing-types). */
+export function decideThingType(facts: ThingTypeFacts, now: number, graceMs: number): ThingTypeDecision {
+  if (facts.deprecated) {
+    const since = facts.deprecationDate?.getTime();
+    if (since === undefined || Number.isNaN(since)) {
+      // No date: it cannot be shown to be past the grace period, so it is left in AWS.
+      return { kind: 'retire', key: facts.id, name: facts.name, note: 'deprecated (no deprecation date): no longer a device model; left in AWS', action: null };
+    }
+    const age = now - since;
+    if (age > graceMs) {
+      return {
+        kind: 'retire',
+        key: facts.id,
+        name: facts.name,
+        note: `deprecated ${formatAge(age)} ago, past the ${formatDuration(graceMs)} grace period: deleted in AWS`,
+        action: deleteThingTypeAction(facts.name),
+      };
+    }
+    return {
+      kind: 'retire',
+      key: facts.id,
+      name: facts.name,
+      note: `deprecated ${formatAge(Math.max(0, age))} ago, within the ${formatDuration(graceMs)} grace period: no longer a device model; left in AWS`,
+      action: null,
+    };
+  }
+  const edge = facts.edge ?? { kind: 'unknown', reason: 'its iotEdge tag was not read' };
+  if (edge.kind === 'edge') {
+    return { kind: 'entry', entry: { kind: 'skipped', key: facts.id, reason: `thing type ${facts.name} is for edge devices (iotEdge true): not a device model` } };
+  }
+  if (edge.kind === 'unknown') {
+    return { kind: 'entry', entry: { kind: 'skipped', key: facts.id, reason: `thing type ${facts.name}: ${edge.reason}` } };
+  }
+  return { kind: 'entry', entry: { kind: 'desired', ...deviceModelOf(facts) } };
+}
+
+/** The device model row of a standard type: id = thingTypeId, name, description. */
+export function deviceModelOf(facts: Pick<ThingTypeFacts, 'id' | 'name' | 'description'>): DesiredRecord {
+  return { key: facts.id, version: DEVICE_MODEL_VERSION, fields: { name: facts.name, description: facts.description } };
+}
+
+/** The reason a model that devices still use is kept (and its type, when deprecated, left in AWS). */
+export function keptForDevices(name: string | null, devices: number, why: string): string {
+  const used = `still used by ${devices} device${devices === 1 ? '' : 's'}`;
+  return name === null ? `${why}, but ${used}: not deleted` : `thing type ${name} ${why}, but the model is ${used}: not deleted, and the type is not deleted in AWS either`;
+}
+
+/** `device_models` columns: id and name are varchar(255) (migration 001), the description is text. */
+const KEY: ColumnSpec = { type: 'string', length: 255 };
+const TEXT: ColumnSpec = { type: 'text' };
+
+/** Why a device model record cannot be stored, or null. */
+export function deviceModelProblem(record: DesiredRecord): string | null {
+  const id = columnCheck(KEY)(record.key);
+  if (id) return `thingTypeId ${id}`;
+  const name = columnCheck(KEY)(record.fields.name);
+  if (name) return `thingTypeName ${name}`;
+  const description = columnCheck(TEXT)(record.fields.description);
+  return description ? `description ${description}` : null;
+}
+
+function formatAge(ms: number): string {
+  const minutes = Math.floor(ms / 60_000);
+  if (minutes < 1) return `${Math.floor(ms / 1000)} s`;
+  if (minutes < 120) return `${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  return hours < 48 ? `${hours} h` : `${Math.floor(hours / 24)} days`;
+}

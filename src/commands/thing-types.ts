@@ -1,0 +1,126 @@
+import type { ThingTypeDefinition } from '@aws-sdk/client-iot';
+import type { AwsConfig } from '../config.js';
+import type { AwsIot } from '../providers/aws/client.js';
+import { mapConcurrent } from '../providers/aws/concurrency.js';
+import { ApiCallCounter, ProviderError } from '../providers/errors.js';
+import type { CurrentRecord, RemoteAction, RemoteEntry } from '../reconcile/index.js';
+import type { ActionContext, Inventory, RemoteContext } from '../run/inventory.js';
+import type { Logger } from '../run/log.js';
+import { applyDeviceModelsPlan, DEVICE_MODEL_FIELDS, deviceCountsByModel, loadCurrentDeviceModels } from '../store/device-models.js';
+import { awsClient } from './aws-source.js';
+import { decideThingType, DELETE_THING_TYPE, deviceModelProblem, keptForDevices, type ThingTypeFacts } from './thing-types-mapping.js';
+
+export interface ThingTypesOptions {
+  /** A type deprecated longer ago than this is deleted in AWS (--deprecation-grace). */
+  readonly graceMs: number;
+  /** The time the grace period is measured against; tests set it. */
+  readonly now?: () => number;
+}
+
+/**
+ * AWS IoT thing types -> `device_models`: standard, non-deprecated types are device models; edge
+ * types and types whose `iotEdge` tag does not say are skipped with the reason; types deprecated
+ * past the grace period are deleted in AWS (a remote action) with their dynamic thing group. A
+ * model that devices still use is never deleted, and neither is its type.
+ */
+export function thingTypesInventory(aws: AwsConfig, options: ThingTypesOptions): Inventory {
+  const calls = new ApiCallCounter();
+  const now = options.now ?? Date.now;
+  let client: AwsIot | null = null;
+  const clientFor = (log: Logger) => (client ??= awsClient(aws, calls, log));
+  let stored = new Map<string, CurrentRecord>();
+  return {
+    command: 'thing-types',
+    noun: 'device model',
+    calls,
+    // No version column: name and description are compared as live fields at a constant version.
+    policy: { liveFields: DEVICE_MODEL_FIELDS, secretFields: [] },
+    async *remote(ctx: RemoteContext): AsyncIterable<RemoteEntry[]> {
+      const iot = clientFor(ctx.log);
+      const usage = await deviceCountsByModel(ctx.db);
+      const listed = new Set<string>();
+      for await (const page of iot.listThingTypes()) {
+        const facts = await mapConcurrent(page, aws.concurrency, (type) => factsOf(iot, type));
+        const entries: RemoteEntry[] = [];
+        for (const fact of facts) {
+          if ('error' in fact) {
+            // The type exists but could not be read: its model (whatever its id) must not be deleted.
+            ctx.markIncomplete(`thing type ${fact.name} could not be read`);
+            entries.push({ kind: 'failed', key: fact.name, error: fact.error });
+            continue;
+          }
+          listed.add(fact.id);
+          entries.push(...judge(fact, usage, ctx, now(), options.graceMs));
+        }
+        yield entries;
+      }
+      // The listing is complete: models without a live type go, unless devices still use them.
+      const kept: RemoteEntry[] = [];
+      for (const key of stored.keys()) {
+        const devices = usage.get(key) ?? 0;
+        if (!listed.has(key) && devices > 0) kept.push({ kind: 'skipped', key, reason: keptForDevices(null, devices, 'no live thing type has this id') });
+      }
+      if (kept.length > 0) yield kept;
+    },
+    validate: deviceModelProblem,
+    async loadCurrent(db) {
+      stored = await loadCurrentDeviceModels(db);
+      return stored;
+    },
+    apply: applyDeviceModelsPlan,
+    performAction: (action: RemoteAction, ctx: ActionContext) => deleteThingType(clientFor(ctx.log), action),
+  };
+}
+
+/** The entries of one readable type; a deprecated one may plan its deletion in AWS instead. */
+function judge(fact: ThingTypeFacts, usage: ReadonlyMap<string, number>, ctx: RemoteContext, now: number, graceMs: number): RemoteEntry[] {
+  const decision = decideThingType(fact, now, graceMs);
+  if (decision.kind === 'entry') return [decision.entry];
+  const devices = usage.get(decision.key) ?? 0;
+  if (devices > 0) return [{ kind: 'skipped', key: decision.key, reason: keptForDevices(fact.name, devices, 'is deprecated') }];
+  ctx.log.info(`thing type ${fact.name} ${decision.note}`);
+  if (decision.action) ctx.planAction(decision.action);
+  // Not listed: an existing model of it leaves the portal (a complete listing's delete).
+  return [];
+}
+
+type Facts = ThingTypeFacts | { readonly name: string; readonly error: string };
+
+/**
+ * What a type is, from the listing and DescribeThingType (its id), plus its edge verdict when it is
+ * not deprecated. A failure of this one type is its own (the others go on), except refused
+ * credentials or an unreachable AWS, which no other type would escape: those end the listing.
+ */
+async function factsOf(iot: AwsIot, type: ThingTypeDefinition): Promise<Facts> {
+  const name = type.thingTypeName ?? '';
+  try {
+    if (name === '') throw new ProviderError('aws', 'protocol', 'ListThingTypes gave a type without a name');
+    const described = await iot.describeThingType(name);
+    if (!described.thingTypeId) throw new ProviderError('aws', 'protocol', `DescribeThingType gave no thingTypeId for ${name}`);
+    const metadata = described.thingTypeMetadata ?? type.thingTypeMetadata ?? {};
+    const properties = described.thingTypeProperties ?? type.thingTypeProperties ?? {};
+    const deprecated = metadata.deprecated === true;
+    return {
+      name,
+      id: described.thingTypeId,
+      description: properties.thingTypeDescription ?? null,
+      deprecated,
+      deprecationDate: metadata.deprecationDate ?? null,
+      edge: deprecated ? null : await iot.thingTypeEdge(name),
+    };
+  } catch (error) {
+    if (error instanceof ProviderError && (error.kind === 'auth' || error.kind === 'unreachable' || error.kind === 'timeout')) throw error;
+    return { name: name || '(no name)', error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+/** The remote action: the type, then its dynamic thing group (none of that name is not a failure). */
+async function deleteThingType(iot: AwsIot, action: RemoteAction): Promise<string> {
+  if (action.kind !== DELETE_THING_TYPE) throw new Error(`thing-types cannot carry out a ${action.kind} action`);
+  const type = await iot.deleteThingType(action.ref);
+  const group = await iot.deleteDynamicThingGroup(action.ref);
+  return [
+    type === 'deleted' ? 'thing type deleted' : 'the thing type was gone already',
+    group === 'deleted' ? 'dynamic thing group deleted' : 'no dynamic thing group of that name',
+  ].join('; ');
+}

@@ -1,0 +1,98 @@
+import type { Knex } from 'knex';
+import type { CurrentRecord, DesiredRecord, Plan } from '../reconcile/index.js';
+import { driverMessage, type DbClient } from './db.js';
+import { writeIsolated } from './isolate.js';
+import { chunks } from './rows.js';
+import type { ApplyOutcome } from './types.js';
+
+/**
+ * `device_models` has no version column: every model is at this version, on both sides of the
+ * plan, so a model is updated when its name or description moved (both are live fields).
+ */
+export const DEVICE_MODEL_VERSION = 1;
+export const DEVICE_MODEL_FIELDS = ['name', 'description'] as const;
+
+/** The portal's device models as plan records (support_lora_features is the portal's own: not compared). */
+export async function loadCurrentDeviceModels(db: Knex): Promise<Map<string, CurrentRecord>> {
+  const rows: Array<{ id: unknown; name: unknown; description: unknown }> = await db('device_models').select('id', 'name', 'description').orderBy('id');
+  return new Map(
+    rows.map((r) => [
+      String(r.id),
+      {
+        key: String(r.id),
+        version: DEVICE_MODEL_VERSION,
+        fields: { name: String(r.name), description: r.description === null || r.description === undefined ? null : String(r.description) },
+      },
+    ]),
+  );
+}
+
+/** How many devices use each model, by model id (only models that some device uses). */
+export async function deviceCountsByModel(db: Knex): Promise<Map<string, number>> {
+  const rows: Array<{ id: unknown; n: unknown }> = await db('devices').select({ id: 'device_model_id' }).count({ n: '*' }).groupBy('device_model_id');
+  return new Map(rows.map((r) => [String(r.id), Number(r.n)]));
+}
+
+const DELETE_CHUNK = 500;
+
+/**
+ * Applies a plan to `device_models` inside `trx`. Creates insert with support_lora_features false
+ * and never overwrite a row another writer created meanwhile; updates touch name and description
+ * only (the portal's LoRa flag stays as its users set it); deletes re-check in SQL that no device
+ * uses the model, so a device added meanwhile keeps it. What the statements refused is a conflict.
+ */
+export async function applyDeviceModelsPlan(trx: Knex.Transaction, plan: Plan, _client: DbClient): Promise<ApplyOutcome> {
+  const describe = (error: unknown) => driverMessage(error);
+  const keyOf = (r: { readonly key: string }) => r.key;
+  const inserted = await writeIsolated(trx, plan.create, keyOf, (db, batch) => insertModels(db, batch), describe);
+  const updates = plan.update.map((u) => u.desired);
+  const updated = await writeIsolated(trx, updates, keyOf, (db, batch) => updateModels(db, batch), describe);
+  const removed = await writeIsolated(trx, plan.delete, keyOf, (db, batch) => deleteUnusedModels(db, batch), describe);
+  const created = new Set(inserted.results.flat());
+  const changed = new Set(updated.results.flat());
+  const deleted = new Set(removed.results.flat());
+  const failed = [...inserted.failed, ...updated.failed, ...removed.failed];
+  const failedKeys = new Set(failed.map((f) => f.key));
+  const refused = (key: string, done: ReadonlySet<string>) => !done.has(key) && !failedKeys.has(key);
+  return {
+    created: plan.create.map(keyOf).filter((k) => created.has(k)),
+    updated: updates.map(keyOf).filter((k) => changed.has(k)),
+    deleted: plan.delete.map(keyOf).filter((k) => deleted.has(k)),
+    conflicts: [
+      ...plan.create.map(keyOf).filter((k) => refused(k, created)),
+      ...updates.map(keyOf).filter((k) => refused(k, changed)),
+      ...plan.delete.map(keyOf).filter((k) => refused(k, deleted)),
+    ],
+    failed,
+  };
+}
+
+async function insertModels(db: Knex.Transaction, batch: readonly DesiredRecord[]): Promise<string[]> {
+  if (batch.length === 0) return [];
+  const rows = batch.map((d) => ({ id: d.key, name: d.fields.name, description: d.fields.description ?? null, support_lora_features: false }));
+  const returned: Array<{ id: unknown }> = await db('device_models').insert(rows).onConflict('id').ignore().returning('id');
+  return returned.map((r) => String(r.id));
+}
+
+/** Models are few (one per thing type): a statement per changed model is cheap and plain. */
+async function updateModels(db: Knex.Transaction, batch: readonly DesiredRecord[]): Promise<string[]> {
+  const done: string[] = [];
+  for (const d of batch) {
+    const n = await db('device_models').where('id', d.key).update({ name: d.fields.name, description: d.fields.description ?? null });
+    if (Number(n) > 0) done.push(d.key);
+  }
+  return done;
+}
+
+async function deleteUnusedModels(db: Knex.Transaction, batch: readonly CurrentRecord[]): Promise<string[]> {
+  const done: string[] = [];
+  for (const chunk of chunks(batch.map((c) => c.key), DELETE_CHUNK)) {
+    const returned: Array<{ id: unknown }> = await db('device_models')
+      .whereIn('id', chunk)
+      .whereNotExists(db('devices').select(db.raw('1')).whereRaw('devices.device_model_id = device_models.id'))
+      .del()
+      .returning('id');
+    done.push(...returned.map((r) => String(r.id)));
+  }
+  return done;
+}
