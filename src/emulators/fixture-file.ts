@@ -8,7 +8,11 @@
  * on stderr per bad version of the file (not one per request).
  */
 import { readFileSync, statSync } from 'node:fs';
-import { FixtureError } from './iothub/fixture.js';
+
+/** A fixture that cannot be read or is malformed; the message names the file and the field. */
+export class FixtureError extends Error {
+  override name = 'FixtureError';
+}
 
 /** Parses fixture JSON; errors name the source and the position, never quote the text (it may hold keys). */
 export function parseFixtureJson(text: string, source: string): unknown {

@@ -15,7 +15,7 @@
  * `retryAfterSeconds` (throttle, error) sets `Retry-After`. A throttle answers as a quota
  * refusal does (errors.ts).
  */
-import { FixtureError } from '../iothub/fixture.js';
+import { FixtureError } from '../fixture-file.js';
 import { isOperation, LIST_OPERATIONS, OPERATION_NAMES, THING_OPERATIONS, type AwsOperation } from './operations.js';
 
 export type AwsFaultKind = 'throttle' | 'error' | 'page' | 'thing' | 'repeat-token';

@@ -32,9 +32,8 @@
  * field, e.g. `aws.things[3].name must be a non-empty string`.
  */
 import { createHash } from 'node:crypto';
-import { FixtureError } from '../iothub/fixture.js';
 import { QuotaError } from '../iothub/quota.js';
-import { readFixtureJson } from '../fixture-file.js';
+import { FixtureError, readFixtureJson } from '../fixture-file.js';
 import { normalizeFault, type AwsFault } from './faults.js';
 import { checkAwsQuotaSpec, type AwsQuotaSpec } from './quota.js';
 
