@@ -75,8 +75,8 @@
  * A malformed fixture is rejected with a {@link FixtureError} naming the offending index and field,
  * e.g. `twins[3].deviceId must be a non-empty string`.
  */
-import { readFileSync } from 'node:fs';
 import type { IotHubCredentials } from '../../providers/iothub/sas.js';
+import { FixtureError, parseFixtureJson, readFixtureJson } from '../fixture-file.js';
 import { checkQuotaSpec, QuotaError, type QuotaSpec } from './quota.js';
 
 export const DEFAULT_HOST_NAME = 'emulated-hub.azure-devices.net';
@@ -179,9 +179,7 @@ export interface FixtureInput {
   [key: string]: unknown;
 }
 
-export class FixtureError extends Error {
-  override name = 'FixtureError';
-}
+export { FixtureError };
 
 type Obj = Record<string, unknown>;
 
@@ -518,25 +516,10 @@ export function normalizeFixture(input: unknown): Fixture {
 
 /** Parses fixture JSON text; errors name the source. */
 export function parseFixture(text: string, source = 'fixture'): Fixture {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    // V8 quotes a snippet of the text in some JSON errors; the text may hold the hub key, so only
-    // the position is reported.
-    const m = /position (\d+)/.exec((err as Error).message);
-    let where = '';
-    if (m) {
-      const pos = Number(m[1]);
-      const before = text.slice(0, pos);
-      const line = before.split('\n').length;
-      const column = pos - before.lastIndexOf('\n');
-      where = ` at line ${line}, column ${column}`;
-    } else if (text.trim() === '') {
-      where = ' (the file is empty)';
-    }
-    throw new FixtureError(`${source}: not valid JSON${where}`);
-  }
+  return normalizeIn(parseFixtureJson(text, source), source);
+}
+
+function normalizeIn(raw: unknown, source: string): Fixture {
   try {
     return normalizeFixture(raw);
   } catch (err) {
@@ -545,13 +528,7 @@ export function parseFixture(text: string, source = 'fixture'): Fixture {
   }
 }
 
-/** Reads, validates and normalizes a fixture file. Throws {@link FixtureError} (or an fs error). */
+/** Reads, validates and normalizes a fixture file. Throws {@link FixtureError}. */
 export function loadFixture(path: string): Fixture {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new FixtureError(`${path}: cannot read fixture: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  return parseFixture(text, path);
+  return normalizeIn(readFixtureJson(path), path);
 }

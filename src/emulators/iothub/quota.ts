@@ -150,17 +150,20 @@ export interface QuotaState {
   used: number;
 }
 
-/** One window per configured class, on the emulated clock. */
-export class QuotaMeter {
-  private windows = new Map<QuotaClass, SlidingWindow>();
+/**
+ * One window per configured class, on the emulated clock. Generic over the class names so that
+ * every emulator meters its own operations with the same windows (the AWS emulator's are SDK
+ * operation names).
+ */
+export class QuotaMeter<K extends string = QuotaClass> {
+  private windows = new Map<K, SlidingWindow>();
 
   constructor(private readonly now: () => number) {}
 
   /** Applies a (possibly changed) spec; a class whose rate did not change keeps its window. */
-  configure(spec: QuotaSpec): void {
-    const next = new Map<QuotaClass, SlidingWindow>();
-    for (const name of QUOTA_CLASSES) {
-      const text = spec[name];
+  configure(spec: Partial<Record<K, string>>): void {
+    const next = new Map<K, SlidingWindow>();
+    for (const [name, text] of Object.entries(spec) as [K, string | undefined][]) {
       if (text === undefined) continue;
       const kept = this.windows.get(name);
       const rate = parseRate(text);
@@ -170,15 +173,15 @@ export class QuotaMeter {
   }
 
   /** The class's rate when this request is refused; undefined when it is admitted (or unmetered). */
-  take(name: QuotaClass): Rate | undefined {
+  take(name: K): Rate | undefined {
     const window = this.windows.get(name);
     if (!window) return undefined;
     return window.tryTake(this.now()) ? undefined : window.rate;
   }
 
-  snapshot(): Partial<Record<QuotaClass, QuotaState>> {
+  snapshot(): Partial<Record<K, QuotaState>> {
     const now = this.now();
-    const out: Partial<Record<QuotaClass, QuotaState>> = {};
+    const out: Partial<Record<K, QuotaState>> = {};
     for (const [name, w] of this.windows) out[name] = { rate: w.rate.text, limit: w.rate.limit, windowMs: w.rate.windowMs, used: w.used(now) };
     return out;
   }

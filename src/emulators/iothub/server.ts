@@ -29,10 +29,10 @@
  * depend on the fixture generation, so a listing resumes at the same offset after a reload.
  */
 import { createHash } from 'node:crypto';
-import { statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { formatConnectionString, type IotHubCredentials } from '../../providers/iothub/sas.js';
+import { FixtureFile } from '../fixture-file.js';
 import { checkApiVersion } from './api-version.js';
 import { verifyServiceToken } from './auth.js';
 import { EmulatedClock, type RealClock } from './clock.js';
@@ -173,8 +173,6 @@ export async function startIotHubEmulator(options: IotHubEmulatorOptions = {}): 
   }
 
   let current: Fixture;
-  let loadedStamp: string | undefined;
-  let failedStamp: string | undefined;
   let generation = 0;
   let resultCache = new Map<string, CachedResult>();
   let jsonCache = new WeakMap<object, Buffer>();
@@ -230,44 +228,11 @@ export async function startIotHubEmulator(options: IotHubEmulatorOptions = {}): 
     setImmediate(step);
   };
 
-  const stampOf = (path: string): string => {
-    const st = statSync(path);
-    return `${st.mtimeMs}:${st.size}:${st.ino}`;
-  };
-
-  if (fixturePath !== undefined) {
-    const stamp = stampOf(fixturePath);
-    install(loadFixture(fixturePath), true);
-    loadedStamp = stamp;
-  } else {
-    install(normalizeFixture(options.fixture ?? {}), true);
-  }
-
-  /** Reloads the fixture file when its stamp changed; a bad file keeps the previous fleet. */
-  const refresh = () => {
-    if (fixturePath === undefined) return;
-    let stamp: string;
-    try {
-      stamp = stampOf(fixturePath);
-    } catch (err) {
-      stamp = `error:${(err as NodeJS.ErrnoException).code ?? 'unknown'}`;
-      if (stamp !== failedStamp) {
-        failedStamp = stamp;
-        process.stderr.write(`iothub emulator: cannot stat fixture ${fixturePath} (${stamp.slice(6)}); keeping the previous fleet\n`);
-      }
-      return;
-    }
-    if (stamp === loadedStamp || stamp === failedStamp) return;
-    try {
-      const f = loadFixture(fixturePath);
-      install(f, true);
-      loadedStamp = stamp;
-      failedStamp = undefined;
-    } catch (err) {
-      failedStamp = stamp;
-      process.stderr.write(`iothub emulator: fixture reload failed, keeping the previous fleet: ${(err as Error).message.split('\n')[0]}\n`);
-    }
-  };
+  // The file is checked on each request and reloaded when it changed (../fixture-file.ts); a bad
+  // file keeps the previous fleet.
+  const file = fixturePath !== undefined ? new FixtureFile(fixturePath, loadFixture, (f) => install(f, true), 'iothub emulator') : undefined;
+  if (!file) install(normalizeFixture(options.fixture ?? {}), true);
+  const refresh = () => file?.refresh();
 
   const parseCached = (text: string): ParsedEntry | QuerySyntaxError => {
     let entry = parseCache.get(text);

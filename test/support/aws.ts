@@ -1,0 +1,68 @@
+/**
+ * An emulated AWS (IoT, IoT data plane, Greengrass V2) over a fixture file that a test rewrites
+ * between passes, and the SDK clients pointed at it.
+ */
+import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GreengrassV2Client } from '@aws-sdk/client-greengrassv2';
+import { IoTClient } from '@aws-sdk/client-iot';
+import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
+import { startAwsEmulator, type AwsEmulator, type AwsEmulatorOptions, type AwsFixtureInput } from '../../src/emulators/aws/index.js';
+
+export interface TestAws {
+  readonly emulator: AwsEmulator;
+  readonly fixturePath: string;
+  readonly dir: string;
+  /** AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL_IOT / _IOT_DATA_PLANE / _GREENGRASSV2 (never IoT Hub's). */
+  env(): Record<string, string>;
+  /** Writes the `aws` section (a whole fleet when it has an `aws` key) with a new mtime. */
+  write(fixture: AwsFixtureInput): void;
+  close(): Promise<void>;
+}
+
+/** `fixture`: the `aws` section, or a whole fleet file holding one. */
+export async function startTestAws(fixture: AwsFixtureInput, options: Omit<AwsEmulatorOptions, 'fixture' | 'fixturePath'> = {}): Promise<TestAws> {
+  const dir = mkdtempSync(join(tmpdir(), 'portal-sync-aws-'));
+  const fixturePath = join(dir, 'fleet.json');
+  let mtime = Math.floor(Date.now() / 1000);
+  const write = (f: AwsFixtureInput) => {
+    writeFileSync(fixturePath, JSON.stringify('aws' in f ? f : { aws: f }, null, 2));
+    // A distinct mtime on every write, so the emulator sees the change even within one clock tick.
+    mtime += 2;
+    utimesSync(fixturePath, mtime, mtime);
+  };
+  write(fixture);
+  const emulator = await startAwsEmulator({ ...options, fixturePath });
+  return {
+    emulator,
+    fixturePath,
+    dir,
+    env: () => emulator.env(),
+    write,
+    async close() {
+      await emulator.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface AwsClients {
+  iot: IoTClient;
+  data: IoTDataPlaneClient;
+  greengrass: GreengrassV2Client;
+}
+
+/** The real SDK clients, configured from an emulator's env (no retries unless asked: a test sees each answer). */
+export function awsClients(env: Record<string, string>, overrides: { accessKeyId?: string; maxAttempts?: number } = {}): AwsClients {
+  const config = {
+    region: env['AWS_REGION']!,
+    credentials: { accessKeyId: overrides.accessKeyId ?? env['AWS_ACCESS_KEY_ID']!, secretAccessKey: env['AWS_SECRET_ACCESS_KEY']! },
+    maxAttempts: overrides.maxAttempts ?? 1,
+  };
+  return {
+    iot: new IoTClient({ ...config, endpoint: env['AWS_ENDPOINT_URL_IOT']! }),
+    data: new IoTDataPlaneClient({ ...config, endpoint: env['AWS_ENDPOINT_URL_IOT_DATA_PLANE']! }),
+    greengrass: new GreengrassV2Client({ ...config, endpoint: env['AWS_ENDPOINT_URL_GREENGRASSV2']! }),
+  };
+}
