@@ -242,6 +242,8 @@ async function actAfterCommit(
   interruption: Interruption,
   finish: (fields: Partial<PassResult> & Pick<PassResult, 'status' | 'exitCode'>) => PassResult,
 ): Promise<PassResult> {
+  // What the pass had; its API calls, end time and memory are taken again, after the actions.
+  const kept = { plan, summary: committed.summary, applied: committed.applied, listingError: committed.listingError, runId };
   const actions = await performActions(inventory, plan.remoteActions, { db, log }, interruption, log);
   const counts = countActions(actions);
   const unfinished = counts.failed + counts.skipped;
@@ -255,9 +257,9 @@ async function actAfterCommit(
   } catch (caught) {
     // The actions happened; only their record is missing. Said loudly, and the pass is partial.
     log.error(`the outcome of the remote actions could not be recorded in run ${runId}: ${describeDbError(config.db, caught)}`);
-    return finish({ ...committed, status: 'partial', exitCode: EXIT.partial, actions, error: error ?? 'remote actions not recorded in the run log' });
+    return finish({ ...kept, status: 'partial', exitCode: EXIT.partial, actions, error: error ?? 'remote actions not recorded in the run log' });
   }
-  return finish({ ...committed, status, exitCode, actions, error });
+  return finish({ ...kept, status, exitCode, actions, error });
 }
 
 /** The run's summary with its remote actions counted by outcome, when the plan had any. */
@@ -316,7 +318,8 @@ async function fetchRemote(
     planAction(action: RemoteAction) {
       // Refused at planning time, not at the end of a pass that would then fail to act.
       if (!inventory.performAction) throw new Error(`${inventory.command} planned a remote action it cannot carry out`);
-      actions.push(action);
+      // A record listed twice (a listing that shifted, a repeated page) plans its action once.
+      if (!actions.some((a) => a.kind === action.kind && a.ref === action.ref)) actions.push(action);
     },
   };
   try {

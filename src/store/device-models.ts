@@ -2,7 +2,8 @@ import type { Knex } from 'knex';
 import type { CurrentRecord, DesiredRecord, Plan } from '../reconcile/index.js';
 import { driverMessage, type DbClient } from './db.js';
 import { writeIsolated } from './isolate.js';
-import { chunks } from './rows.js';
+import { chunks, mapLazily } from './rows.js';
+import { columns, insertRows } from './sql.js';
 import type { ApplyOutcome } from './types.js';
 
 /**
@@ -41,10 +42,10 @@ const DELETE_CHUNK = 500;
  * only (the portal's LoRa flag stays as its users set it); deletes re-check in SQL that no device
  * uses the model, so a device added meanwhile keeps it. What the statements refused is a conflict.
  */
-export async function applyDeviceModelsPlan(trx: Knex.Transaction, plan: Plan, _client: DbClient): Promise<ApplyOutcome> {
+export async function applyDeviceModelsPlan(trx: Knex.Transaction, plan: Plan, client: DbClient): Promise<ApplyOutcome> {
   const describe = (error: unknown) => driverMessage(error);
   const keyOf = (r: { readonly key: string }) => r.key;
-  const inserted = await writeIsolated(trx, plan.create, keyOf, (db, batch) => insertModels(db, batch), describe);
+  const inserted = await writeIsolated(trx, plan.create, keyOf, (db, batch) => insertModels(db, client, batch), describe);
   const updates = plan.update.map((u) => u.desired);
   const updated = await writeIsolated(trx, updates, keyOf, (db, batch) => updateModels(db, batch), describe);
   const removed = await writeIsolated(trx, plan.delete, keyOf, (db, batch) => deleteUnusedModels(db, batch), describe);
@@ -67,10 +68,12 @@ export async function applyDeviceModelsPlan(trx: Knex.Transaction, plan: Plan, _
   };
 }
 
-async function insertModels(db: Knex.Transaction, batch: readonly DesiredRecord[]): Promise<string[]> {
-  if (batch.length === 0) return [];
-  const rows = batch.map((d) => ({ id: d.key, name: d.fields.name, description: d.fields.description ?? null, support_lora_features: false }));
-  const returned: Array<{ id: unknown }> = await db('device_models').insert(rows).onConflict('id').ignore().returning('id');
+const INSERT_COLUMNS = columns({ id: 'text', name: 'text', description: 'text', support_lora_features: 'boolean' });
+
+async function insertModels(db: Knex.Transaction, client: DbClient, batch: readonly DesiredRecord[]): Promise<string[]> {
+  const rows = mapLazily(batch, (d) => [d.key, d.fields.name ?? null, d.fields.description ?? null, false]);
+  // DO NOTHING on a conflict: a model another writer created meanwhile is theirs (a conflict here).
+  const returned = await insertRows(db, client, 'device_models', INSERT_COLUMNS, rows, { upsert: { target: ['id'], set: {} }, returning: 'id' });
   return returned.map((r) => String(r.id));
 }
 
@@ -87,12 +90,13 @@ async function updateModels(db: Knex.Transaction, batch: readonly DesiredRecord[
 async function deleteUnusedModels(db: Knex.Transaction, batch: readonly CurrentRecord[]): Promise<string[]> {
   const done: string[] = [];
   for (const chunk of chunks(batch.map((c) => c.key), DELETE_CHUNK)) {
-    const returned: Array<{ id: unknown }> = await db('device_models')
-      .whereIn('id', chunk)
-      .whereNotExists(db('devices').select(db.raw('1')).whereRaw('devices.device_model_id = device_models.id'))
-      .del()
-      .returning('id');
-    done.push(...returned.map((r) => String(r.id)));
+    const sql =
+      `DELETE FROM device_models WHERE id IN (${chunk.map(() => '?').join(', ')}) ` +
+      'AND NOT EXISTS (SELECT 1 FROM devices WHERE devices.device_model_id = device_models.id) RETURNING id';
+    const result = (await db.raw(sql, chunk)) as unknown;
+    // better-sqlite3 gives the rows, pg a result holding them.
+    const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as Array<{ id: unknown }>;
+    done.push(...rows.map((r) => String(r.id)));
   }
   return done;
 }

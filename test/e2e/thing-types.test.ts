@@ -1,0 +1,344 @@
+/**
+ * `thing-types` end to end: the built CLI as a separate process, the real AWS SDK clients, the AWS
+ * emulator over loopback, on SQLite and PostgreSQL. Deprecation dates are written relative to now
+ * (a type deprecated 10 minutes ago, one deprecated 1 minute ago), so the grace period is exercised
+ * without sleeping.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { migrateLatest } from '../../src/store/migrate.js';
+import { BACKENDS, createTestDatabase, type TestDatabase } from '../support/backends.js';
+import { startTestAws, type TestAws } from '../support/aws.js';
+import { parseJson, runCli, type CliResult } from '../support/cli.js';
+
+const MINUTE = 60_000;
+const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
+const SECRET = 'emulator/secret/key/not/valid/at/aws/000';
+
+type TypeSpec = Record<string, unknown>;
+
+const SENSOR: TypeSpec = { name: 'sensor', id: 'tt-sensor', description: 'Temperature sensor', tags: { iotEdge: 'false' } };
+const METER: TypeSpec = { name: 'meter', id: 'tt-meter', description: 'Power meter', tags: { IOTEDGE: 'False', owner: 'ops' } };
+const GATEWAY: TypeSpec = { name: 'gateway', id: 'tt-gateway', description: 'Edge gateway', tags: { iotEdge: 'TRUE' } };
+const UNTAGGED: TypeSpec = { name: 'untagged', id: 'tt-untagged', tags: { owner: 'ops' } };
+const OLD = (): TypeSpec => ({ name: 'old', id: 'tt-old', tags: { iotEdge: 'false' }, deprecated: true, deprecationDate: ago(10 * MINUTE) });
+const FRESH = (): TypeSpec => ({ name: 'fresh', id: 'tt-fresh', tags: { iotEdge: 'false' }, deprecated: true, deprecationDate: ago(1 * MINUTE) });
+
+function fleet(types: TypeSpec[], extra: Record<string, unknown> = {}) {
+  return {
+    thingTypes: types,
+    thingGroups: [
+      { name: 'old', queryString: 'thingTypeName:old' },
+      { name: 'older', queryString: 'thingTypeName:older' },
+      { name: 'fresh', queryString: 'thingTypeName:fresh' },
+      { name: 'static-group' },
+    ],
+    ...extra,
+  };
+}
+
+const BASE = () => [SENSOR, METER, GATEWAY, UNTAGGED, OLD(), FRESH()];
+
+describe.each(BACKENDS)('thing-types end to end on %s', (backend) => {
+  let db: TestDatabase;
+  let aws: TestAws;
+  let lockDir: string;
+
+  beforeEach(async () => {
+    db = await createTestDatabase(backend);
+    await migrateLatest(db.knex());
+    aws = await startTestAws(fleet(BASE()));
+    lockDir = mkdtempSync(join(tmpdir(), 'portal-sync-locks-'));
+  });
+
+  afterEach(async () => {
+    await aws.close();
+    await db.drop();
+    rmSync(lockDir, { recursive: true, force: true });
+  });
+
+  const run = (args: string[], env: Record<string, string | undefined> = aws.env()): Promise<CliResult> =>
+    runCli(['thing-types', '--db', db.url, '--lock-dir', lockDir, ...args], env);
+  const runJson = async (...args: string[]) => {
+    const result = await run(['--json', ...args]);
+    return { result, doc: parseJson(result) };
+  };
+  const models = async () =>
+    (await db.knex()('device_models').orderBy('id').select('id', 'name', 'description', 'support_lora_features')).map((m: Record<string, unknown>) => ({
+      ...m,
+      support_lora_features: Boolean(m.support_lora_features),
+    }));
+  const seedModels = (rows: Array<{ id: string; name: string; description?: string | null; lora?: boolean }>) =>
+    db.knex()('device_models').insert(rows.map((r) => ({ id: r.id, name: r.name, description: r.description ?? null, support_lora_features: r.lora ?? false })));
+  const seedDevice = (id: string, model: string) => db.knex()('devices').insert({ id, name: id, device_model_id: model, version: 1 });
+  const events = async (runId: number, type: string) =>
+    (await db.knex()('sync_events').where({ run_id: runId, type }).orderBy('ref').select('level', 'ref', 'message')) as Array<{ level: string; ref: string; message: string }>;
+
+  it('creates models of standard types, skips edge and untagged ones, deletes a long-deprecated type in AWS and removes its model', async () => {
+    await seedModels([
+      { id: 'tt-old', name: 'old' },
+      { id: 'tt-fresh', name: 'fresh' },
+      { id: 'tt-vanished', name: 'vanished' },
+    ]);
+    const { result, doc } = await runJson();
+    expect(result.code, result.stderr).toBe(0);
+    expect(doc.status).toBe('ok');
+    expect(doc.summary).toMatchObject({ create: 2, update: 0, delete: 3, skipped: 2, failed: 0 });
+    expect(await models()).toEqual([
+      { id: 'tt-meter', name: 'meter', description: 'Power meter', support_lora_features: false },
+      { id: 'tt-sensor', name: 'sensor', description: 'Temperature sensor', support_lora_features: false },
+    ]);
+    expect(doc.skipped).toEqual([
+      { ref: 'tt-gateway', reason: 'thing type gateway is for edge devices (iotEdge true): not a device model' },
+      { ref: 'tt-untagged', reason: 'thing type untagged: no iotEdge tag (true or false) says whether it is for edge devices' },
+    ]);
+    expect(doc.changes.filter((c: any) => c.action === 'delete').map((c: any) => c.ref)).toEqual(['tt-fresh', 'tt-old', 'tt-vanished']);
+    expect(doc.remoteActions).toEqual([
+      {
+        kind: 'delete-thing-type',
+        ref: 'old',
+        description: 'delete thing type old in AWS, then its dynamic thing group old',
+        outcome: 'done',
+        message: 'thing type deleted; dynamic thing group deleted',
+      },
+    ]);
+    // In AWS: the old type and its dynamic group are gone; the one within its grace period stays.
+    const state = aws.emulator.state();
+    expect(state.thingTypes).toEqual(['fresh', 'gateway', 'meter', 'sensor', 'untagged']);
+    expect(state.thingGroups).toEqual(['fresh', 'older', 'static-group']);
+    // One describe per type, tags only for the types that are not deprecated, one delete each.
+    expect(doc.apiCalls.operations).toEqual({
+      DeleteDynamicThingGroup: 1,
+      DeleteThingType: 1,
+      DescribeThingType: 6,
+      ListTagsForResource: 4,
+      ListThingTypes: 1,
+    });
+    // The run log: the action under the type's name, the skips, and the run's summary counting the action.
+    expect(await events(doc.runId, 'action')).toEqual([
+      { level: 'info', ref: 'old', message: 'delete thing type old in AWS, then its dynamic thing group old: thing type deleted; dynamic thing group deleted' },
+    ]);
+    expect((await events(doc.runId, 'skip')).map((e) => e.ref)).toEqual(['tt-gateway', 'tt-untagged']);
+    const runRow = await db.knex()('sync_runs').where('id', doc.runId).first();
+    expect(runRow.status).toBe('ok');
+    expect(JSON.parse(runRow.summary).actions).toEqual({ planned: 1, done: 1, failed: 0, skipped: 0 });
+
+    // The next pass: nothing left to do, in the portal or in AWS.
+    const again = await run(['--detailed-exitcode']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain('No changes.');
+    expect(aws.emulator.state().thingTypes).toContain('fresh');
+  });
+
+  it('shows the remote action with its own marker in the table, and counts it as a change', async () => {
+    await run([]);
+    // Only a remote action this time: a type deprecated long ago appears (the fixture, rewritten, is
+    // the whole account again: without the old type, deleted by the first pass).
+    const withoutOld = BASE().filter((t) => t.name !== 'old');
+    aws.write(fleet([...withoutOld, { name: 'older', id: 'tt-older', tags: {}, deprecated: true, deprecationDate: ago(60 * MINUTE) }]));
+    const result = await run(['--detailed-exitcode']);
+    expect(result.code, result.stderr).toBe(2);
+    const line = result.stdout.split('\n').find((l) => l.includes('older'));
+    expect(line).toMatch(/│ > │ older\s*│ delete thing type older in AWS, then its dynamic thing group older: done, thing type deleted; dynamic thing group deleted/);
+    expect(result.stdout).toContain('Plan: 0 to create, 0 to update, 0 to delete, 1 remote action (1 done), 2 unchanged, 2 skipped.');
+  });
+
+  it('updates a model whose description changed, leaving its LoRa flag alone', async () => {
+    await seedModels([{ id: 'tt-sensor', name: 'sensor', description: 'Old text', lora: true }]);
+    const { result, doc } = await runJson();
+    expect(result.code, result.stderr).toBe(0);
+    const change = doc.changes.find((c: any) => c.ref === 'tt-sensor');
+    expect(change).toMatchObject({ action: 'update', cause: 'live', fields: [{ field: 'description', old: 'Old text', new: 'Temperature sensor' }] });
+    expect((await models()).find((m: any) => m.id === 'tt-sensor')).toEqual({ id: 'tt-sensor', name: 'sensor', description: 'Temperature sensor', support_lora_features: true });
+    const history = await db.knex()('sync_events').where({ type: 'update', ref: 'tt-sensor' }).pluck('message');
+    expect(history).toEqual(['updated device model: description: "Old text" -> "Temperature sensor"']);
+  });
+
+  it('dry run: shows the deletion in AWS and skips it, leaving AWS and the database untouched', async () => {
+    await seedModels([{ id: 'tt-old', name: 'old' }]);
+    const { result, doc } = await runJson('--dry-run', '--detailed-exitcode');
+    expect(result.code, result.stderr).toBe(2);
+    expect(doc.dryRun).toBe(true);
+    expect(doc.remoteActions).toEqual([
+      { kind: 'delete-thing-type', ref: 'old', description: 'delete thing type old in AWS, then its dynamic thing group old', outcome: 'skipped', reason: 'dry run' },
+    ]);
+    expect(doc.apiCalls.operations.DeleteThingType).toBeUndefined();
+    const table = await run(['--dry-run']);
+    expect(table.stdout).toMatch(/│ > │ old\s*│ delete thing type old in AWS, then its dynamic thing group old\s*│/);
+    expect(table.stdout).toContain('Dry run: nothing was changed.');
+    expect(aws.emulator.state().thingTypes).toContain('old');
+    expect(aws.emulator.state().thingGroups).toContain('old');
+    expect(aws.emulator.stats().requests.DeleteThingType ?? 0).toBe(0);
+    expect(await models()).toEqual([{ id: 'tt-old', name: 'old', description: null, support_lora_features: false }]);
+    expect(Number((await db.knex()('sync_runs').count({ n: '*' }))[0]!.n)).toBe(0);
+  });
+
+  it('one failed deletion makes the pass partial (exit 3); the other deletions and the rows are still done, and recorded', async () => {
+    aws.write(
+      fleet([...BASE(), { name: 'older', id: 'tt-older', tags: {}, deprecated: true, deprecationDate: ago(60 * MINUTE) }], {
+        faults: [{ operation: 'DeleteThingType', kind: 'error', status: 500, times: 1 }],
+      }),
+    );
+    const { result, doc } = await runJson('--max-retries', '0');
+    expect(result.code, result.stderr).toBe(3);
+    expect(doc.status).toBe('partial');
+    expect(doc.remoteActions.map((a: any) => [a.ref, a.outcome])).toEqual([
+      ['old', 'failed'],
+      ['older', 'done'],
+    ]);
+    expect(doc.remoteActions[0].error).toMatch(/^AWS DeleteThingType \(thing type old\) failed after 1 attempt: InternalFailureException \(HTTP 500\)/);
+    expect(await models()).toHaveLength(2);
+    const state = aws.emulator.state();
+    expect(state.thingTypes).toContain('old');
+    expect(state.thingGroups).toContain('old');
+    expect(state.thingTypes).not.toContain('older');
+    expect(state.thingGroups).not.toContain('older');
+    const recorded = await events(doc.runId, 'action');
+    expect(recorded.map((e) => [e.ref, e.level])).toEqual([
+      ['old', 'error'],
+      ['older', 'info'],
+    ]);
+    const runRow = await db.knex()('sync_runs').where('id', doc.runId).first();
+    expect(runRow.status).toBe('partial');
+    expect(Number(runRow.exit_code)).toBe(3);
+    expect(JSON.parse(runRow.summary).actions).toEqual({ planned: 2, done: 1, failed: 1, skipped: 0 });
+    // The failed one is planned again by the next pass, and done.
+    const next = await runJson();
+    expect(next.result.code, next.result.stderr).toBe(0);
+    expect(next.doc.remoteActions.map((a: any) => [a.ref, a.outcome])).toEqual([['old', 'done']]);
+  });
+
+  it('a throttled call is retried and the pass succeeds', async () => {
+    aws.write(fleet(BASE(), { faults: [{ operation: 'ListThingTypes', kind: 'throttle', times: 1 }, { operation: 'DescribeThingType', kind: 'throttle', times: 1 }] }));
+    const { result, doc } = await runJson();
+    expect(result.code, result.stderr).toBe(0);
+    expect(doc.apiCalls.operations.ListThingTypes).toBe(2);
+    expect(doc.apiCalls.operations.DescribeThingType).toBe(7);
+    expect(doc.quota.throttledRequests).toBe(2);
+    expect(await models()).toHaveLength(2);
+    expect(result.stderr).toContain('AWS ListThingTypes: ThrottlingException');
+  });
+
+  it('a next token that repeats ends the listing with an error, deleting nothing, instead of looping', async () => {
+    await seedModels([{ id: 'tt-vanished', name: 'vanished' }]);
+    aws.write(fleet(BASE(), { faults: [{ operation: 'ListThingTypes', kind: 'repeat-token' }] }));
+    const { result, doc } = await runJson();
+    expect(result.code).toBe(3);
+    expect(doc.status).toBe('partial');
+    expect(doc.failed).toContainEqual({ ref: null, error: expect.stringContaining('gave the next token already used for page 2') });
+    expect(aws.emulator.stats().requests.ListThingTypes).toBe(2);
+    expect((await models()).map((m: any) => m.id)).toEqual(['tt-meter', 'tt-sensor', 'tt-vanished']);
+  });
+
+  it('keeps a model that devices use, and does not delete its deprecated type in AWS either', async () => {
+    await seedModels([
+      { id: 'tt-old', name: 'old' },
+      { id: 'tt-vanished', name: 'vanished' },
+    ]);
+    await seedDevice('d-1', 'tt-old');
+    await seedDevice('d-2', 'tt-vanished');
+    await seedDevice('d-3', 'tt-vanished');
+    const { result, doc } = await runJson();
+    expect(result.code, result.stderr).toBe(0);
+    expect(doc.remoteActions).toEqual([]);
+    expect(doc.skipped).toEqual(
+      expect.arrayContaining([
+        {
+          ref: 'tt-old',
+          reason: 'thing type old is deprecated, but the model is still used by 1 device: not deleted, and the type is not deleted in AWS either',
+        },
+        { ref: 'tt-vanished', reason: 'no live thing type has this id, but still used by 2 devices: not deleted' },
+      ]),
+    );
+    expect((await models()).map((m: any) => m.id)).toEqual(['tt-meter', 'tt-old', 'tt-sensor', 'tt-vanished']);
+    expect(aws.emulator.state().thingTypes).toContain('old');
+    expect(aws.emulator.stats().requests.DeleteThingType ?? 0).toBe(0);
+  });
+
+  it('a refused pass (mass-delete guard) deletes nothing in AWS either, and records why', async () => {
+    await seedModels(Array.from({ length: 12 }, (_, i) => ({ id: `tt-gone-${i}`, name: `gone-${i}` })));
+    const { result, doc } = await runJson();
+    expect(result.code).toBe(1);
+    expect(doc.status).toBe('refused');
+    expect(doc.remoteActions).toEqual([
+      expect.objectContaining({ ref: 'old', outcome: 'skipped', reason: 'the mass-delete guard refused the pass' }),
+    ]);
+    expect(aws.emulator.state().thingTypes).toContain('old');
+    expect(await events(doc.runId, 'action')).toEqual([
+      { level: 'warn', ref: 'old', message: 'delete thing type old in AWS, then its dynamic thing group old not done: the mass-delete guard refused the pass' },
+    ]);
+  });
+});
+
+describe('thing-types configuration and reachability', () => {
+  let db: TestDatabase;
+  let aws: TestAws;
+  let lockDir: string;
+  let home: string;
+
+  beforeEach(async () => {
+    db = await createTestDatabase('sqlite');
+    await migrateLatest(db.knex());
+    aws = await startTestAws(fleet([SENSOR]));
+    lockDir = mkdtempSync(join(tmpdir(), 'portal-sync-locks-'));
+    // No ~/.aws of the developer's, and no instance metadata to wait for: the chain finds nothing.
+    home = mkdtempSync(join(tmpdir(), 'portal-sync-home-'));
+  });
+
+  afterEach(async () => {
+    await aws.close();
+    await db.drop();
+    rmSync(lockDir, { recursive: true, force: true });
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  const run = (env: Record<string, string | undefined>, ...args: string[]) =>
+    runCli(['thing-types', '--db', db.url, '--lock-dir', lockDir, ...args], { HOME: home, AWS_EC2_METADATA_DISABLED: 'true', ...env });
+  const errorLines = (result: CliResult) => result.stderr.split('\n').filter((l) => l.trim() !== '');
+
+  it('missing region: exit 78, one line saying so', async () => {
+    const result = await run({ ...aws.env(), AWS_REGION: undefined });
+    expect(result.code).toBe(78);
+    expect(errorLines(result)).toEqual(['error: no AWS region: set AWS_REGION (or a region in the AWS_PROFILE profile of the AWS config file)']);
+    expect(aws.emulator.stats().total).toBe(0);
+  });
+
+  it('missing credentials: exit 78, one line saying so', async () => {
+    const result = await run({ ...aws.env(), AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined });
+    expect(result.code).toBe(78);
+    const lines = errorLines(result);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^error: no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE/);
+    expect(aws.emulator.stats().total).toBe(0);
+  });
+
+  it('a bad endpoint URL is a configuration error naming the variable', async () => {
+    const result = await run({ ...aws.env(), AWS_ENDPOINT_URL_IOT: 'localhost:1234' });
+    expect(result.code).toBe(78);
+    expect(errorLines(result)).toEqual(['error: AWS_ENDPOINT_URL_IOT must be an http(s) URL']);
+  });
+
+  it('an unreachable endpoint: exit 69', async () => {
+    const dead = aws.emulator.url;
+    await aws.close();
+    aws = await startTestAws(fleet([SENSOR]));
+    const result = await run({ ...aws.env(), AWS_ENDPOINT_URL_IOT: dead }, '--max-retries', '1');
+    expect(result.code).toBe(69);
+    expect(result.stderr).toContain(`AWS ListThingTypes failed after 2 attempts: AWS IoT at ${dead} is unreachable (ECONNREFUSED)`);
+  });
+
+  it('a wrong access key id: exit 78, naming the operation, never printing a key', async () => {
+    const result = await run({ ...aws.env(), AWS_ACCESS_KEY_ID: 'AKIAWRONGKEY00000000' });
+    expect(result.code).toBe(78);
+    expect(result.stderr).toContain('AWS ListThingTypes was refused: AccessDeniedException (HTTP 403)');
+    for (const output of [result.stdout, result.stderr]) {
+      expect(output).not.toContain(SECRET);
+      expect(output).not.toContain('AKIAWRONGKEY00000000');
+    }
+    const runRow = await db.knex()('sync_runs').orderBy('id', 'desc').first();
+    expect(Number(runRow.exit_code)).toBe(78);
+    expect(runRow.error).not.toContain(SECRET);
+  });
+});
