@@ -298,6 +298,17 @@ describe('thing-types configuration and reachability', () => {
     runCli(['thing-types', '--db', db.url, '--lock-dir', lockDir, ...args], { HOME: home, AWS_EC2_METADATA_DISABLED: 'true', ...env });
   const errorLines = (result: CliResult) => result.stderr.split('\n').filter((l) => l.trim() !== '');
 
+  it('--deprecation-grace sets the grace period: a type deprecated 10 minutes ago stays in AWS under a 20m grace', async () => {
+    aws.write(fleet([SENSOR, OLD()]));
+    const result = await run(aws.env(), '--deprecation-grace', '20m', '--json');
+    expect(result.code, result.stderr).toBe(0);
+    expect(parseJson(result).remoteActions).toEqual([]);
+    expect(aws.emulator.state().thingTypes).toEqual(['old', 'sensor']);
+    const bad = await run(aws.env(), '--deprecation-grace', '5');
+    expect(bad.code).toBe(64);
+    expect(bad.stderr).toContain('--deprecation-grace');
+  });
+
   it('missing region: exit 78, one line saying so', async () => {
     const result = await run({ ...aws.env(), AWS_REGION: undefined });
     expect(result.code).toBe(78);

@@ -1,0 +1,99 @@
+/** The thing-types rules as a pure function of a type's facts and the time (INVENTORIES.md, thing-types). */
+import { describe, expect, it } from 'vitest';
+import { decideThingType, deviceModelProblem, keptForDevices, type ThingTypeFacts } from '../../src/commands/thing-types-mapping.js';
+
+const NOW = Date.parse('2026-11-23T12:00:00Z');
+const GRACE = 5 * 60_000;
+const type = (over: Partial<ThingTypeFacts> = {}): ThingTypeFacts => ({
+  name: 'sensor',
+  id: 'tt-sensor',
+  description: 'Temperature sensor',
+  deprecated: false,
+  deprecationDate: null,
+  edge: { kind: 'standard' },
+  ...over,
+});
+const deprecatedAgo = (ms: number) => type({ deprecated: true, deprecationDate: new Date(NOW - ms), edge: null });
+
+describe('decideThingType', () => {
+  it('makes a standard, live type a device model: id = thingTypeId, name, description', () => {
+    expect(decideThingType(type(), NOW, GRACE)).toEqual({
+      kind: 'entry',
+      entry: { kind: 'desired', key: 'tt-sensor', version: 1, fields: { name: 'sensor', description: 'Temperature sensor' } },
+    });
+    expect(decideThingType(type({ description: null }), NOW, GRACE)).toMatchObject({ entry: { fields: { description: null } } });
+  });
+
+  it('skips edge types and types whose verdict is unknown, with the reason', () => {
+    expect(decideThingType(type({ edge: { kind: 'edge' } }), NOW, GRACE)).toEqual({
+      kind: 'entry',
+      entry: { kind: 'skipped', key: 'tt-sensor', reason: 'thing type sensor is for edge devices (iotEdge true): not a device model' },
+    });
+    expect(decideThingType(type({ edge: { kind: 'unknown', reason: 'no iotEdge tag' } }), NOW, GRACE)).toEqual({
+      kind: 'entry',
+      entry: { kind: 'skipped', key: 'tt-sensor', reason: 'thing type sensor: no iotEdge tag' },
+    });
+  });
+
+  it('deletes a type deprecated longer ago than the grace period, with its dynamic group', () => {
+    const decision = decideThingType(deprecatedAgo(GRACE + 1000), NOW, GRACE);
+    expect(decision).toEqual({
+      kind: 'retire',
+      key: 'tt-sensor',
+      name: 'sensor',
+      note: 'deprecated 5 min ago, past the 300 s grace period: deleted in AWS',
+      action: { kind: 'delete-thing-type', ref: 'sensor', description: 'delete thing type sensor in AWS, then its dynamic thing group sensor' },
+    });
+  });
+
+  it('leaves a type deprecated within the grace period in AWS, but it is no device model', () => {
+    for (const age of [0, 60_000, GRACE]) {
+      const decision = decideThingType(deprecatedAgo(age), NOW, GRACE);
+      expect(decision).toMatchObject({ kind: 'retire', key: 'tt-sensor', action: null });
+    }
+    expect(decideThingType(deprecatedAgo(60_000), NOW, GRACE)).toMatchObject({
+      note: 'deprecated 1 min ago, within the 300 s grace period: no longer a device model; left in AWS',
+    });
+    // A deprecation date in the future (clocks apart) is within the grace period too.
+    expect(decideThingType(deprecatedAgo(-60_000), NOW, GRACE)).toMatchObject({ action: null });
+  });
+
+  it('measures the grace period with the clock it is given, whatever the length', () => {
+    const facts = deprecatedAgo(2 * 3_600_000);
+    expect(decideThingType(facts, NOW, 3 * 3_600_000)).toMatchObject({ action: null });
+    // An hour later by the same clock, the type is past the grace period.
+    expect(decideThingType(facts, NOW + 3_600_000 + 1, 3 * 3_600_000)).toMatchObject({ action: { ref: 'sensor' } });
+  });
+
+  it('never deletes a deprecated type without a deprecation date, nor takes it as a model', () => {
+    expect(decideThingType(type({ deprecated: true, deprecationDate: null, edge: null }), NOW, GRACE)).toEqual({
+      kind: 'retire',
+      key: 'tt-sensor',
+      name: 'sensor',
+      note: 'deprecated (no deprecation date): no longer a device model; left in AWS',
+      action: null,
+    });
+  });
+
+  it('deletes a deprecated edge type too (the rule is edge or not)', () => {
+    const edge = { ...deprecatedAgo(GRACE * 3), edge: { kind: 'edge' as const } };
+    expect(decideThingType(edge, NOW, GRACE)).toMatchObject({ kind: 'retire', action: { ref: 'sensor' } });
+  });
+});
+
+describe('keptForDevices and deviceModelProblem', () => {
+  it('says why a model is kept, and that its type stays in AWS', () => {
+    expect(keptForDevices('old', 1, 'is deprecated')).toBe(
+      'thing type old is deprecated, but the model is still used by 1 device: not deleted, and the type is not deleted in AWS either',
+    );
+    expect(keptForDevices(null, 3, 'no live thing type has this id')).toBe('no live thing type has this id, but still used by 3 devices: not deleted');
+  });
+
+  it('refuses what device_models cannot hold', () => {
+    const record = (key: string, name: string, description: string | null = null) => ({ key, version: 1, fields: { name, description } });
+    expect(deviceModelProblem(record('tt-1', 'sensor', 'x'))).toBeNull();
+    expect(deviceModelProblem(record('t'.repeat(256), 'sensor'))).toBe('thingTypeId is 256 characters long; at most 255 fit');
+    expect(deviceModelProblem(record('tt-1', 'n'.repeat(300)))).toBe('thingTypeName is 300 characters long; at most 255 fit');
+    expect(deviceModelProblem(record('tt-1', 'ok', 'a\u0000b'))).toBe('description contains a NUL character');
+  });
+});
