@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { ConfigError, resolveDb, resolveLogFormat, UsageError } from '../config.js';
-import type { Fixture, IotHubEmulator } from '../emulators/iothub/index.js';
+import type { AwsEmulator, AwsQuotaSpec } from '../emulators/aws/index.js';
+import type { Fixture, IotHubEmulator, QuotaSpec } from '../emulators/iothub/index.js';
 import { describeDbError, openKnex } from '../store/db.js';
 import { migrateLatest } from '../store/migrate.js';
 import { upsertDeviceModels, upsertEdgeDeviceModels } from '../store/models.js';
@@ -13,6 +14,7 @@ interface EmulateOptions {
   fixture?: string;
   generate?: string;
   port?: string;
+  awsPort?: string;
   host?: string;
   /** `true` when given without a URL: the database the other commands use by default. */
   seedModels?: string | true;
@@ -34,15 +36,23 @@ Not eval "$(portal-sync emulate ... &)": the emulator keeps the substitution's o
 never returns. --write-env's file appears once every server listens (and the models are seeded).
 
 An S1 unit's query quota, with an emulated minute per real second:
-  portal-sync emulate --generate devices=100000 --quota queries=20/min --time-scale 60`;
+  portal-sync emulate --generate devices=100000 --quota queries=20/min --time-scale 60
+
+An AWS fleet (10% Greengrass core devices) at AWS IoT's published API rates:
+  portal-sync emulate --generate things=50000,thingTypes=20,edge=5000 --quota aws --seed-models`;
 
 export function registerEmulate(program: Command, run: (action: () => Promise<number>) => Promise<void>): void {
   program
     .command('emulate')
     .description('serve emulated providers on loopback and print the environment the other commands need')
     .option('--fixture <file>', 'fleet fixture (JSON, see README); re-read when the file changes')
-    .option('--generate <spec>', 'generate a fleet instead, e.g. devices=100000,lora=10000')
+    .option(
+      '--generate <spec>',
+      'generate a fleet instead, e.g. devices=100000,lora=10000 (IoT Hub) and/or things=50000,thingTypes=20,edge=5000,deployments=2 (AWS); ' +
+        'edge counts for each provider the spec names',
+    )
     .option('--port <port>', 'IoT Hub emulator port (default: a free port)')
+    .option('--aws-port <port>', 'AWS emulator port (default: a free port)')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--seed-models [db url]', "write the fleet's device models into this portal database first (without one: env PORTAL_SYNC_DB, then DATABASE_URL, then sqlite:./portal-sync.db)")
     // Not --env-file: Node 20 takes that for its own option anywhere on the command line, script
@@ -52,34 +62,44 @@ export function registerEmulate(program: Command, run: (action: () => Promise<nu
     .addOption(new Option('--log-format <format>', 'messages on stderr as text or json lines').choices(['text', 'json']).default('text'))
     .option(
       '--quota <spec>',
-      'throttle as IoT Hub does, e.g. queries=20/min (S1) or queries=20/min,twinReads=100/s; rates per s, min or h; ' +
-        'past one: 429 ThrottlingException; overrides the fixture\'s "quota"',
+      'throttle as IoT Hub does, e.g. queries=20/min (S1) or queries=20/min,twinReads=100/s, and/or AWS: aws (its published ' +
+        'per-API rates) or ListThings=10/s; rates per s, min or h; past one: ThrottlingException; overrides the fixture\'s quotas',
     )
     .option('--time-scale <n>', 'run the quota windows n times faster: one emulated minute lasts 60/n real seconds', '1')
     .addHelpText('after', EXAMPLE)
     .action((opts: EmulateOptions) => run(() => emulate(opts)));
 }
 
+function parsePort(text: string | undefined, option: string): number | undefined {
+  const port = text === undefined ? undefined : Number(text);
+  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new UsageError(`${option} must be a port number`);
+  return port;
+}
+
 async function emulate(opts: EmulateOptions): Promise<number> {
   const log = createLogger({ format: resolveLogFormat(opts.logFormat), command: 'emulate' });
   // The emulators are loaded only by this command, never by a pass.
-  const { generateFleet, parseGenerateSpec, parseQuotaOption, parseTimeScale, startIotHubEmulator } = await import('../emulators/iothub/index.js');
+  const { generateFleet, normalizeFixture, parseGenerateSpec, parseTimeScale, startIotHubEmulator } = await import('../emulators/iothub/index.js');
+  const { generateAwsFleet, parseAwsGenerateSpec, splitGenerateSpec, startAwsEmulator } = await import('../emulators/aws/index.js');
   if (!opts.fixture && !opts.generate) throw new UsageError('emulate needs --fixture <file> or --generate <spec>');
   if (opts.fixture && opts.generate) throw new UsageError('emulate takes --fixture or --generate, not both');
   let fixture: Fixture | undefined;
+  let awsFixture: Record<string, unknown> | undefined;
   if (opts.generate) {
     try {
-      fixture = generateFleet(parseGenerateSpec(opts.generate));
+      const { azure, aws } = splitGenerateSpec(opts.generate);
+      fixture = azure === undefined ? normalizeFixture({}) : generateFleet(parseGenerateSpec(azure));
+      awsFixture = aws === undefined ? {} : generateAwsFleet(parseAwsGenerateSpec(aws));
     } catch (error) {
       throw new UsageError(`--generate: ${(error as Error).message}`);
     }
   }
-  const port = opts.port === undefined ? undefined : Number(opts.port);
-  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new UsageError('--port must be a port number');
-  let quota;
+  const port = parsePort(opts.port, '--port');
+  const awsPort = parsePort(opts.awsPort, '--aws-port');
+  let quota: { hub?: QuotaSpec; aws?: AwsQuotaSpec } = {};
   let timeScale;
   try {
-    quota = opts.quota === undefined ? undefined : parseQuotaOption(opts.quota);
+    quota = opts.quota === undefined ? {} : await parseQuotas(opts.quota);
   } catch (error) {
     throw new UsageError(`--quota: ${(error as Error).message}`);
   }
@@ -90,42 +110,84 @@ async function emulate(opts: EmulateOptions): Promise<number> {
   }
   let emulator: IotHubEmulator;
   try {
-    emulator = await startIotHubEmulator({ fixturePath: opts.fixture, fixture, port, host: opts.host, ...(quota ? { quota } : {}), timeScale });
+    emulator = await startIotHubEmulator({ fixturePath: opts.fixture, fixture, port, host: opts.host, ...(quota.hub ? { quota: quota.hub } : {}), timeScale });
   } catch (error) {
     throw new ConfigError(`cannot start the IoT Hub emulator: ${(error as Error).message}`);
   }
+  let aws: AwsEmulator;
   try {
-    if (opts.seedModels !== undefined) await seedModels(emulator, opts.seedModels === true ? undefined : opts.seedModels, log);
-    const exports = formatExports(emulator.env());
+    aws = await startAwsEmulator({
+      ...(opts.fixture !== undefined ? { fixturePath: opts.fixture } : { fixture: awsFixture ?? {} }),
+      port: awsPort,
+      host: opts.host,
+      ...(quota.aws ? { quota: quota.aws } : {}),
+      timeScale,
+    });
+  } catch (error) {
+    await emulator.close();
+    throw new ConfigError(`cannot start the AWS emulator: ${(error as Error).message}`);
+  }
+  try {
+    if (opts.seedModels !== undefined) await seedModels(emulator, aws, opts.seedModels === true ? undefined : opts.seedModels, log);
+    // Each emulator's variables, IoT Hub's first; neither set shares a name with the other.
+    const exports = formatExports({ ...emulator.env(), ...aws.env() });
     // Handlers first: a SIGTERM sent the moment the file appears still removes it.
     const stopped = untilStopSignal();
     if (opts.writeEnv !== undefined) writeEnvFile(opts.writeEnv, exports);
     writeStdout(exports);
     log.info(`IoT Hub emulator listening on ${emulator.url} (stats: ${emulator.url}/__emulator/stats); Ctrl-C to stop`);
-    const quotaLine = describeQuota(emulator);
+    log.info(`AWS emulator (IoT, IoT data plane, Greengrass V2) listening on ${aws.url} (stats: ${aws.url}/__emulator/stats)`);
+    const quotaLine = describeQuota(emulator, aws);
     if (quotaLine !== undefined) log.info(quotaLine);
     await stopped;
     if (opts.writeEnv !== undefined) removeEnvFile(opts.writeEnv, exports);
   } finally {
+    await aws.close();
     await emulator.close();
   }
   return EXIT.ok;
 }
 
-async function seedModels(emulator: IotHubEmulator, url: string | undefined, log: Logger): Promise<void> {
+/**
+ * `--quota` items go to the emulator they name: IoT Hub's classes (`queries`, `twinReads`) to the
+ * hub, `aws` and AWS operation names (`ListThings=10/s`) to the AWS emulator.
+ */
+async function parseQuotas(text: string): Promise<{ hub?: QuotaSpec; aws?: AwsQuotaSpec }> {
+  const { parseQuotaOption, QUOTA_CLASSES } = await import('../emulators/iothub/index.js');
+  const { isAwsQuotaItem, parseAwsQuotaOption } = await import('../emulators/aws/index.js');
+  const hub: string[] = [];
+  const aws: string[] = [];
+  for (const part of text.split(',')) {
+    const item = part.trim();
+    if (item === '') continue;
+    const eq = item.indexOf('=');
+    const name = (eq < 0 ? item : item.slice(0, eq)).trim();
+    if (isAwsQuotaItem(name)) aws.push(item);
+    else if ((QUOTA_CLASSES as readonly string[]).includes(name)) hub.push(item);
+    else if (eq < 0) throw new Error(`"${item}" is not name=rate, e.g. queries=20/min or ListThings=10/s (or aws)`);
+    else throw new Error(`unknown quota "${name}" (expected ${QUOTA_CLASSES.join(', ')}, aws, or an AWS operation such as ListThings)`);
+  }
+  if (hub.length === 0 && aws.length === 0) throw new Error('no quota given, e.g. queries=20/min or aws');
+  return { ...(hub.length > 0 ? { hub: parseQuotaOption(hub.join(',')) } : {}), ...(aws.length > 0 ? { aws: parseAwsQuotaOption(aws.join(',')) } : {}) };
+}
+
+async function seedModels(emulator: IotHubEmulator, aws: AwsEmulator, url: string | undefined, log: Logger): Promise<void> {
+  const { seedModelsOf } = await import('../emulators/aws/index.js');
   const target = resolveDb(url, process.env);
   const db = openKnex(target);
   try {
     await migrateLatest(db);
     const models = (emulator.fixture().deviceModels ?? []).map((m) => ({ ...m, description: m.description ?? null, supportLoRaFeatures: m.supportLoRaFeatures === true }));
-    const n = await upsertDeviceModels(db, models);
+    // The AWS fleet's: those its things' types stand for (aws/models.ts), as thing-types and greengrass would write them.
+    const awsModels = seedModelsOf(aws.fixture());
+    const n = await upsertDeviceModels(db, [...models, ...awsModels.deviceModels]);
     const edgeModels = (emulator.fixture().edgeDeviceModels ?? []).map((m) => ({
       id: m.id,
       name: m.name,
       description: m.description ?? null,
       externalIdentifier: m.externalIdentifier ?? null,
     }));
-    const e = await upsertEdgeDeviceModels(db, edgeModels);
+    const e = await upsertEdgeDeviceModels(db, [...edgeModels, ...awsModels.edgeDeviceModels]);
     log.info(`seeded ${n} device models and ${e} edge device models into ${target.display}`);
   } catch (error) {
     // The cause keeps the driver's code, so the exit code says what went wrong (78, 69, ...).
@@ -148,9 +210,9 @@ function untilStopSignal(): Promise<void> {
 }
 
 /** The quota line of the banner, when there is something to say. */
-function describeQuota(emulator: IotHubEmulator): string | undefined {
+function describeQuota(emulator: IotHubEmulator, aws: AwsEmulator): string | undefined {
   const { quota, timeScale } = emulator.stats();
-  const limits = Object.entries(quota).map(([name, q]) => `${name} ${q.rate}`);
+  const limits = [...Object.entries(quota), ...Object.entries(aws.stats().quota)].map(([name, q]) => `${name} ${q!.rate}`);
   if (limits.length === 0 && timeScale === 1) return undefined;
   const minute = `${Number((60 / timeScale).toPrecision(3))} s`;
   return `quota: ${limits.length > 0 ? limits.join(', ') : 'none'}; time scale ${timeScale} (an emulated minute lasts ${minute})`;

@@ -65,7 +65,10 @@ describe('emulate --write-env and --log-format', () => {
     expect(text).toMatch(
       new RegExp(
         `^export IOTHUB_CONNECTION_STRING='HostName=emulated-hub\\.azure-devices\\.net;SharedAccessKeyName=iothubowner;SharedAccessKey=${DEFAULT_SHARED_ACCESS_KEY.replace(/[+/=]/g, '\\$&')}'\n` +
-          `export IOTHUB_ENDPOINT='http://127\\.0\\.0\\.1:\\d+'\n$`,
+          `export IOTHUB_ENDPOINT='http://127\\.0\\.0\\.1:\\d+'\n` +
+          // The AWS emulator's, beside them (an empty AWS: this fixture has no aws section).
+          `export AWS_REGION='eu-west-1'\nexport AWS_ACCESS_KEY_ID='AKIAEMULATOR00000000'\nexport AWS_SECRET_ACCESS_KEY='[^']+'\n` +
+          `export AWS_ENDPOINT_URL_IOT='(http://127\\.0\\.0\\.1:\\d+)'\nexport AWS_ENDPOINT_URL_IOT_DATA_PLANE='\\1'\nexport AWS_ENDPOINT_URL_GREENGRASSV2='\\1'\n$`,
       ),
     );
 
@@ -119,7 +122,11 @@ describe('emulate --write-env and --log-format', () => {
     const ran = await done;
     expect(ran.code).toBe(0);
     const messages = jsonLines(ran).map((l) => l.msg);
-    expect(messages).toEqual([expect.stringMatching(/^seeded 1 device models/), expect.stringMatching(/^IoT Hub emulator listening on http:\/\/127\.0\.0\.1:\d+/)]);
+    expect(messages).toEqual([
+      expect.stringMatching(/^seeded 1 device models/),
+      expect.stringMatching(/^IoT Hub emulator listening on http:\/\/127\.0\.0\.1:\d+/),
+      expect.stringMatching(/^AWS emulator \(IoT, IoT data plane, Greengrass V2\) listening on http:\/\/127\.0\.0\.1:\d+/),
+    ]);
 
     const failed = await runCli(['emulate', '--fixture', join(dir, 'missing.json'), '--log-format', 'json'], {});
     expect(failed.code).toBe(78);

@@ -2,6 +2,7 @@
  * The AWS emulator driven by the real SDK v3 clients over HTTP: every operation's output as the SDK
  * parses it, paging, the error classes, the SigV4 checks, deletions and fixture reloads.
  */
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   DeleteDynamicThingGroupCommand,
@@ -47,6 +48,14 @@ const FLEET = {
     { id: 'd-2', target: 'thing/edge-1' },
   ],
 };
+
+/** Headers of the shape SigV4 gives (the emulator checks the shape and key id, not the signature). */
+function signed(service: string, keyId = 'AKIAEMULATOR00000000'): Record<string, string> {
+  return {
+    authorization: `AWS4-HMAC-SHA256 Credential=${keyId}/20261123/eu-west-1/${service}/aws4_request, SignedHeaders=host;x-amz-date, Signature=${'0'.repeat(64)}`,
+    'x-amz-date': '20261123T100000Z',
+  };
+}
 
 async function errorOf(p: Promise<unknown>): Promise<Error & { $metadata: { httpStatusCode?: number }; $response?: { headers: Record<string, string> } }> {
   try {
@@ -129,9 +138,10 @@ describe('AWS emulator with the SDK', () => {
     expect(filtered.thingTypes!.map((t) => t.thingTypeName)).toEqual(['legacy']);
 
     // On the wire: numbers of seconds, as restJson1 encodes timestamps by default.
-    const raw = await fetch(`${aws.emulator.url}/thing-types/sensor`);
-    expect(raw.status).toBe(403); // unsigned
-    expect(raw.headers.get('x-amzn-errortype')).toBe('MissingAuthenticationTokenException');
+    const raw = await fetch(`${aws.emulator.url}/thing-types/sensor`, { headers: signed('iot') });
+    expect(raw.status).toBe(200);
+    expect(raw.headers.get('content-type')).toBe('application/json');
+    expect(((await raw.json()) as Record<string, any>)['thingTypeMetadata']).toEqual({ deprecated: false, creationDate: 1767323045.678 });
   });
 
   it('lists tags of a thing type by ARN', async () => {
@@ -468,6 +478,22 @@ describe('fixture', () => {
     const emu = await startAwsEmulator({ fixture: { twins: [{ deviceId: 'd' }] } });
     try {
       expect((await awsClients(emu.env()).iot.send(new ListThingsCommand({}))).things).toEqual([]);
+    } finally {
+      await emu.close();
+    }
+  });
+});
+
+describe('examples/fleet.json', () => {
+  it('has an aws section the emulator serves', async () => {
+    const emu = await startAwsEmulator({ fixturePath: fileURLToPath(new URL('../../examples/fleet.json', import.meta.url)) });
+    try {
+      const c = awsClients(emu.env());
+      expect((await c.iot.send(new ListThingsCommand({}))).things).toHaveLength(9);
+      const types = (await c.iot.send(new ListThingTypesCommand({}))).thingTypes!;
+      expect(types.filter((t) => t.thingTypeMetadata?.deprecated).map((t) => t.thingTypeName)).toEqual(['retired-probe']);
+      expect((await c.greengrass.send(new ListDeploymentsCommand({}))).deployments!.map((d) => d.deploymentId)).toEqual(['d-gw-2', 'd-one-gw', 'd-static']);
+      expect((await c.iot.send(new DescribeThingGroupCommand({ thingGroupName: 'edge-gateway' }))).queryString).toBe('thingTypeName:edge-gateway');
     } finally {
       await emu.close();
     }

@@ -2,7 +2,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
 import { collect, runCli, spawnCli, waitFor, type CliResult } from '../support/cli.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ListThingsCommand } from '@aws-sdk/client-iot';
+import { ListDeploymentsCommand } from '@aws-sdk/client-greengrassv2';
 import { createSasToken, parseConnectionString } from '../../src/providers/iothub/sas.js';
+import { openKnex, parseDbUrl } from '../../src/store/db.js';
+import { awsClients } from '../support/aws.js';
 
 describe('emulate --quota --time-scale', () => {
   let child: ChildProcess | undefined;
@@ -77,10 +84,82 @@ describe('emulate --quota --time-scale', () => {
     expect(scale.stderr).toContain('--time-scale: time scale must be');
   });
 
+  it('serves a generated AWS fleet beside the hub: its export lines, banner, quota and seeded models', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'portal-sync-emulate-aws-'));
+    try {
+      const db = `sqlite:${join(dir, 'portal.db')}`;
+      child = spawnCli(
+        ['emulate', '--generate', 'devices=2,things=12,thingTypes=3,edge=3,deployments=4', '--quota', 'queries=20/min,ListThings=2/h', '--time-scale', '60', '--seed-models', db],
+        {},
+      );
+      let out = '';
+      let err = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+      done = collect(child);
+      await waitFor(() => out.includes('AWS_ENDPOINT_URL_GREENGRASSV2') && err.includes('quota:'), 'the emulator to print its environment');
+      const env = Object.fromEntries([...out.matchAll(/^export (\w+)='([^']*)'$/gm)].map((m) => [m[1]!, m[2]!]));
+      expect(Object.keys(env)).toEqual([
+        'IOTHUB_CONNECTION_STRING',
+        'IOTHUB_ENDPOINT',
+        'AWS_REGION',
+        'AWS_ACCESS_KEY_ID',
+        'AWS_SECRET_ACCESS_KEY',
+        'AWS_ENDPOINT_URL_IOT',
+        'AWS_ENDPOINT_URL_IOT_DATA_PLANE',
+        'AWS_ENDPOINT_URL_GREENGRASSV2',
+      ]);
+      const url = env['AWS_ENDPOINT_URL_IOT']!;
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(url).not.toBe(env['IOTHUB_ENDPOINT']);
+      expect(env['AWS_ENDPOINT_URL_GREENGRASSV2']).toBe(url);
+      expect(err).toContain(`AWS emulator (IoT, IoT data plane, Greengrass V2) listening on ${url} (stats: ${url}/__emulator/stats)`);
+      expect(err).toContain('quota: queries 20/min, ListThings 2/h; time scale 60');
+
+      const c = awsClients(env);
+      const listed = await c.iot.send(new ListThingsCommand({}));
+      expect(listed.things).toHaveLength(12);
+      await c.iot.send(new ListThingsCommand({}));
+      const throttled = await c.iot.send(new ListThingsCommand({})).then(
+        () => 'ok',
+        (e: Error) => e.name,
+      );
+      expect(throttled).toBe('ThrottlingException');
+      const latest = await c.greengrass.send(new ListDeploymentsCommand({}));
+      expect(latest.deployments!.map((d) => d.deploymentName)).toEqual(['edge-type-01']);
+      const stats = (await (await fetch(`${url}/__emulator/stats`)).json()) as Record<string, any>;
+      expect(stats).toMatchObject({ requests: { ListThings: 3, ListDeployments: 1 }, throttled: 1, state: { things: 12, thingTypes: 3, coreDevices: 3, deployments: 4 } });
+
+      // The AWS models the generated things reference are seeded beside the hub's.
+      const knex = openKnex(parseDbUrl(db));
+      try {
+        expect(await knex('device_models').whereIn('name', ['type-01', 'type-02']).orderBy('name').pluck('name')).toEqual(['type-01', 'type-02']);
+        expect(await knex('edge_device_models').where('name', 'edge-type-01').pluck('id')).toEqual(['dep-000004']);
+      } finally {
+        await knex.destroy();
+      }
+    } finally {
+      child?.kill('SIGTERM');
+      await done;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a bad AWS --generate or --quota with exit 64', async () => {
+    const edge = await runCli(['emulate', '--generate', 'things=3,edge=5'], {});
+    expect(edge.code).toBe(64);
+    expect(edge.stderr).toContain('--generate: generate spec: edge=5 exceeds things=3');
+    const op = await runCli(['emulate', '--generate', 'things=1', '--quota', 'ListThing=1/s'], {});
+    expect(op.code).toBe(64);
+    expect(op.stderr).toContain('unknown quota "ListThing"');
+  });
+
   it('documents both in --help', async () => {
     const help = await runCli(['emulate', '--help'], {});
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/--quota <spec>\s+throttle as IoT Hub does, e\.g\. queries=20\/min/);
     expect(help.stdout).toMatch(/--time-scale <n>\s+run the quota windows n times faster/);
+    expect(help.stdout).toMatch(/--aws-port <port>\s+AWS emulator port/);
+    expect(help.stdout).toContain('things=50000,thingTypes=20,edge=5000');
   });
 });

@@ -24,3 +24,5 @@ export { PUBLISHED_QUOTA, parseAwsQuotaOption, checkAwsQuotaSpec, isAwsQuotaItem
 export { OPERATIONS, OPERATION_NAMES, type AwsOperation, type AwsService } from './operations.js';
 export { DELETE_AFTER_DEPRECATION_MS } from './iot.js';
 export type { AwsStateSnapshot, AwsStateCounts } from './state.js';
+export { generateAwsFleet, parseAwsGenerateSpec, splitGenerateSpec, completeSpec, GenerateSpecError, AWS_GENERATE_KEYS, type AwsGenerateSpec } from './generate.js';
+export { seedModelsOf, edgeTag, type SeedModels } from './models.js';
