@@ -160,6 +160,7 @@ describe('classifyAwsError', () => {
   it('retries 5xx, not other 4xx; 404 is not-found', () => {
     expect(classifyAwsError(sdkError('InternalFailureException', 500, 'oops'), false, 0)).toMatchObject({ kind: 'server', retryable: true });
     expect(classifyAwsError(sdkError('SyntaxError', 502, '<html>'), false, 0)).toMatchObject({ kind: 'server', retryable: true, detail: 'failed (HTTP 502)' });
+    expect(classifyAwsError(sdkError('SyntaxError', 501, 'nope'), false, 0)).toMatchObject({ kind: 'server', retryable: false });
     expect(classifyAwsError(sdkError('InvalidRequestException', 400, 'bad'), false, 0)).toMatchObject({ kind: 'bad-request', retryable: false });
     expect(classifyAwsError(sdkError('ResourceNotFoundException', 404, 'none'), false, 0)).toMatchObject({ kind: 'not-found', retryable: false });
   });

@@ -1,5 +1,5 @@
 import { networkErrorCode, type ProviderErrorKind } from '../errors.js';
-import { retryAfterMs } from '../retry.js';
+import { isRetryableStatus, retryAfterMs } from '../retry.js';
 
 /** What one failed attempt was, in the terms a retry and the exit code need. */
 export interface AwsFailure {
@@ -99,7 +99,9 @@ export function classifyAwsError(error: unknown, timedOut: boolean, now: number)
     return { ...base, status, kind: 'not-found', retryable: false, detail: `${recognised ? name : 'not found'}${http}${message}` };
   }
   if (SERVER_ERRORS.has(name) || (status !== undefined && status >= 500)) {
-    return { ...base, status, retryAfterMs: retryAfter, kind: 'server', retryable: true, detail: `${recognised ? name : 'failed'}${http}${message}` };
+    // The same statuses as the IoT Hub client retries: 501 or 505 would fail the same way again.
+    const retryable = status === undefined || isRetryableStatus(status);
+    return { ...base, status, retryAfterMs: retryAfter, kind: 'server', retryable, detail: `${recognised ? name : 'failed'}${http}${message}` };
   }
   if (status !== undefined) {
     return { ...base, status, kind: 'bad-request', retryable: false, detail: `${recognised ? name : 'rejected'}${http}${message}` };
