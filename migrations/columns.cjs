@@ -28,6 +28,7 @@ module.exports = {
     is_connected: boolean,
     status_updated_at: timestamptz,
     last_activity_at: timestamptz,
+    thing_name: KEY,
   },
   device_tag_values: {
     device_id: KEY,
@@ -74,6 +75,7 @@ module.exports = {
     is_enabled: boolean,
     nb_modules: integer,
     nb_devices: integer,
+    thing_name: KEY,
   },
   edge_device_modules: {
     edge_device_id: KEY,
@@ -99,6 +101,25 @@ module.exports = {
   },
   lora_gateway_ids: {
     id: KEY,
+  },
+  device_models: {
+    id: KEY,
+    name: KEY,
+    description: text,
+    thing_type_name: KEY,
+  },
+  edge_device_models: {
+    id: KEY,
+    name: KEY,
+    description: text,
+    external_identifier: KEY,
+  },
+  aws_thing_facts: {
+    thing_name: KEY,
+    thing_id: KEY,
+    version: bigint,
+    thing_type_name: KEY,
+    has_classic_shadow: boolean,
   },
   sync_events: {
     ref: KEY,
