@@ -14,6 +14,7 @@ import { concentratorsInventory } from './commands/concentrators.js';
 import { devicesInventory } from './commands/devices.js';
 import { edgeInventory } from './commands/edge.js';
 import { gatewayIdsInventory } from './commands/gateway-ids.js';
+import { greengrassInventory } from './commands/greengrass.js';
 import { thingTypesInventory } from './commands/thing-types.js';
 import { runPassCommand, withPassOptions } from './commands/common.js';
 import { registerEmulate } from './commands/emulate.js';
@@ -160,6 +161,15 @@ export function buildProgram(setExitCode: (code: number) => void, logFormat: Log
           thingTypesInventory(resolveAwsConfig(opts, process.env), { graceMs: resolveDuration('--deprecation-grace', opts.deprecationGrace ?? '5m') }),
         ),
       ),
+    );
+
+  aws('greengrass', 'reconcile Greengrass V2 deployments to dynamic thing groups into edge device models', [
+    'portal-sync greengrass --dry-run',
+    'portal-sync greengrass --db postgres://portal@db/portal --json',
+  ])
+    .option('--concurrency <n>', 'DescribeThingGroup calls in flight at once (one per thing group and pass)', '8')
+    .action((opts: AwsCommandOptions) =>
+      run(() => runPassCommand('greengrass', opts, () => greengrassInventory(resolveAwsConfig(opts, process.env)))),
     );
 
   registerMigrate(program, run);
