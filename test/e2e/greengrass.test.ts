@@ -11,7 +11,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { generateAwsFleet, normalizeAwsFixture, seedModelsOf } from '../../src/emulators/aws/index.js';
 import { migrateLatest } from '../../src/store/migrate.js';
+import { upsertEdgeDeviceModels } from '../../src/store/models.js';
 import { BACKENDS, createTestDatabase, type TestDatabase } from '../support/backends.js';
 import { startTestAws, type TestAws } from '../support/aws.js';
 import { parseJson, runCli, type CliResult } from '../support/cli.js';
@@ -248,5 +250,31 @@ describe.each(BACKENDS)('greengrass end to end on %s', (backend) => {
     expect(result.code, result.stderr).toBe(0);
     expect(doc.skipped).toContainEqual({ ref: 'd-long', reason: expect.stringContaining('deploymentName is 256 characters long; at most 255 fit') });
     expect((await models()).map((m) => m.id)).toEqual(['d-cam', 'd-gw', 'd-gw-2']);
+  });
+
+  it('the mass-delete guard refuses a pass that would delete most of its models, counting only the models it owns', async () => {
+    await seedModels([
+      ...Array.from({ length: 12 }, (_, i) => ({ id: `d-gone-${i}`, name: `gone ${i}` })),
+      ...Array.from({ length: 30 }, (_, i) => ({ id: `azure-${i}`, name: `azure ${i}`, external: null })),
+    ]);
+    const { result, doc } = await runJson();
+    expect(result.code).toBe(1);
+    expect(doc.status).toBe('refused');
+    expect((await models()).length).toBe(42);
+    const allowed = await runJson('--allow-mass-delete');
+    expect(allowed.result.code, allowed.result.stderr).toBe(0);
+    expect(changes(allowed.doc, 'delete')).toHaveLength(12);
+    expect((await models()).length).toBe(33);
+  });
+
+  it('models seeded by emulate --seed-models for a generated fleet are what greengrass writes: no change', async () => {
+    const generated = generateAwsFleet({ things: 40, thingTypes: 4, edge: 10, deployments: 6 });
+    aws.write(generated);
+    const seeded = seedModelsOf(normalizeAwsFixture(generated));
+    expect(seeded.edgeDeviceModels.length).toBeGreaterThan(0);
+    await upsertEdgeDeviceModels(db.knex(), seeded.edgeDeviceModels);
+    const { result, doc } = await runJson('--detailed-exitcode');
+    expect(result.code, result.stderr).toBe(0);
+    expect(doc.summary).toMatchObject({ create: 0, update: 0, delete: 0, failed: 0 });
   });
 });
