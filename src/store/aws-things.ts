@@ -69,7 +69,7 @@ export async function loadCurrentThings(db: Knex): Promise<Map<string, CurrentRe
 
 /** Why a thing's row cannot be stored (fields named as AWS names them), or null. */
 export function thingValidator(): (record: DesiredRecord) => string | null {
-  const labels = { id: 'thingId', name: 'thingName', thing_name: 'thingName', tags: 'attributes', device_model_id: 'thingTypeName' };
+  const labels = { id: 'thingId', name: 'thingName', thing_name: 'thingName', tags: 'attributes' };
   const device = entityValidator(THING_DEVICES, labels);
   const edge = entityValidator(THING_EDGES, labels);
   return (record) => (tableOf(record.fields) === 'edge' ? edge(record) : device(record));
