@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: every benchmark, then the targets of the issues with ok / MISS. Exits 1 on a miss.
- * BENCH_ONLY=devices|azure|quota runs one; BENCH_BACKENDS=sqlite,postgres picks the databases.
+ * BENCH_ONLY=devices|azure|quota|aws runs one; BENCH_BACKENDS=sqlite,postgres picks the databases.
  */
+import { benchAws } from './aws.js';
 import { benchAzure } from './azure.js';
 import { benchDevices } from './devices.js';
 import { benchQuota } from './quota.js';
@@ -12,6 +13,7 @@ const checks: Check[] = [];
 if (!only || only === 'devices') checks.push(...(await benchDevices()));
 if (!only || only === 'azure') checks.push(...(await benchAzure()));
 if (!only || only === 'quota') checks.push(...(await benchQuota()));
+if (!only || only === 'aws') checks.push(...(await benchAws()));
 console.log('');
 for (const [text, ok] of checks) console.log(`${ok ? 'ok  ' : 'MISS'} ${text}`);
 process.exitCode = checks.every(([, ok]) => ok) ? 0 : 1;

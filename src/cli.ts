@@ -16,6 +16,7 @@ import { edgeInventory } from './commands/edge.js';
 import { gatewayIdsInventory } from './commands/gateway-ids.js';
 import { greengrassInventory } from './commands/greengrass.js';
 import { thingTypesInventory } from './commands/thing-types.js';
+import { thingsInventory } from './commands/things.js';
 import { runPassCommand, withPassOptions } from './commands/common.js';
 import { registerEmulate } from './commands/emulate.js';
 import { registerHistory } from './commands/history.js';
@@ -161,6 +162,17 @@ export function buildProgram(setExitCode: (code: number) => void, logFormat: Log
           thingTypesInventory(resolveAwsConfig(opts, process.env), { graceMs: resolveDuration('--deprecation-grace', opts.deprecationGrace ?? '5m') }),
         ),
       ),
+    );
+
+  aws('things', 'reconcile AWS IoT things into devices (standard types) and edge devices (Greengrass core types)', [
+    'portal-sync things --dry-run',
+    'portal-sync things --concurrency 16 --json',
+    'portal-sync things --full',
+  ])
+    .option('--full', 'ask DescribeThing and GetThingShadow for every thing, not only for new or changed ones')
+    .option('--concurrency <n>', 'per-thing calls in flight at once (1-64)', '8')
+    .action((opts: AwsCommandOptions & { full?: boolean }) =>
+      run(() => runPassCommand('things', opts, () => thingsInventory(resolveAwsConfig(opts, process.env), { full: opts.full === true }))),
     );
 
   aws('greengrass', 'reconcile Greengrass V2 deployments to dynamic thing groups into edge device models', [

@@ -3,6 +3,7 @@ import type { CurrentRecord, DesiredRecord, Plan, Scalar } from '../reconcile/in
 import type { DbClient } from './db.js';
 import { applyEntityPlan, entityValidator, loadEntities, normalize, tagSet, type EntityExtension, type EntityTable } from './entity.js';
 import { chunks, mapLazily } from './rows.js';
+import { AZURE_ROWS } from './owners.js';
 import { DECLARED, declaredColumns } from './schema.js';
 import { insertRows, quote } from './sql.js';
 import type { ApplyOutcome } from './types.js';
@@ -48,6 +49,8 @@ const DEVICES: EntityTable = {
   table: 'devices',
   columns: DEVICE_TABLE,
   liveFields: DEVICE_LIVE_FIELDS,
+  // Azure's rows only: AWS things imported here (thing_name set) are the `things` command's.
+  owner: AZURE_ROWS,
   childSets: [tagSet('device_tag_values', 'device_id')],
   extension: LORAWAN,
 };

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { CurrentRecord, DesiredRecord, Plan } from '../reconcile/index.js';
 import type { DbClient } from './db.js';
 import { applyEntityPlan, entityValidator, loadEntities, tagSet, type ChildSet, type EntityTable } from './entity.js';
+import { AZURE_ROWS } from './owners.js';
 import { declaredColumns } from './schema.js';
 import type { ApplyOutcome } from './types.js';
 
@@ -38,6 +39,8 @@ const EDGE_DEVICES: EntityTable = {
   table: 'edge_devices',
   columns: declaredColumns('edge_devices', ['id', 'version', 'name', 'device_model_id', 'connection_state', 'is_enabled', 'nb_modules', 'nb_devices']),
   liveFields: EDGE_LIVE_FIELDS,
+  // Azure's rows only: AWS things imported here (thing_name set) are the `things` command's.
+  owner: AZURE_ROWS,
   childSets: [MODULES, tagSet('edge_device_tag_values', 'edge_device_id')],
 };
 

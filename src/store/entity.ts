@@ -4,6 +4,7 @@ import { driverMessage, type DbClient } from './db.js';
 import { writeIsolated } from './isolate.js';
 import { chunks, mapLazily, toBool, toIso, toScalar } from './rows.js';
 import { columnCheck, declaredColumns, valueProblem, type DeclaredColumn } from './schema.js';
+import { ownedCondition, type OwnerScope } from './owners.js';
 import { deleteRows, distinctFrom, insertRows, quote, type Column } from './sql.js';
 import type { ApplyOutcome } from './types.js';
 
@@ -54,6 +55,18 @@ export interface EntityTable {
   readonly liveFields: readonly string[];
   readonly childSets: readonly ChildSet[];
   readonly extension?: EntityExtension;
+  /**
+   * The rows of a shared table this spec may load, update and delete (owners.ts); none: every row.
+   * Enforced in SQL: the load's WHERE, the upsert's ON CONFLICT re-check (another owner's row with
+   * the same id is a conflict, never overwritten) and the delete's WHERE.
+   */
+  readonly owner?: OwnerScope;
+  /**
+   * Apply the plan's deletes before its writes. Needed where a column besides the id is unique
+   * (`thing_name`): a thing deleted and created again under its name gets a new id, and the old row
+   * must be gone before the new one can take the name.
+   */
+  readonly deletesFirst?: boolean;
 }
 
 /**
@@ -107,6 +120,7 @@ export async function loadEntities(db: Knex, spec: EntityTable): Promise<Map<str
   for (;;) {
     const query = db(spec.table).select(spec.columns.map((c) => c.name)).orderBy('id').limit(READ_BATCH);
     if (after !== null) query.where('id', '>', after);
+    if (spec.owner) query.whereRaw(ownedCondition(spec.owner, spec.table));
     const rows: Array<Record<string, unknown>> = await query;
     if (rows.length === 0) break;
     const first = String(rows[0]!.id);
@@ -183,8 +197,18 @@ export async function applyEntityPlan(trx: Knex.Transaction, client: DbClient, s
       .map((u) => u.desired.key),
   );
   const describe = (error: unknown) => driverMessage(error);
-  const written = await writeIsolated(trx, writes, keyOf, (db, batch) => writeBatch(db, client, spec, batch, stored, childOnly), describe);
-  const removed = await writeIsolated(trx, plan.delete, keyOf, (db, batch) => deleteRows(db, client, spec.table, batch, { checkVersion: true }), describe);
+  const where = spec.owner ? ownedCondition(spec.owner, spec.table) : undefined;
+  const write = () => writeIsolated(trx, writes, keyOf, (db, batch) => writeBatch(db, client, spec, batch, stored, childOnly), describe);
+  const remove = () => writeIsolated(trx, plan.delete, keyOf, (db, batch) => deleteRows(db, client, spec.table, batch, { checkVersion: true, where }), describe);
+  let written: Awaited<ReturnType<typeof write>>;
+  let removed: Awaited<ReturnType<typeof remove>>;
+  if (spec.deletesFirst) {
+    removed = await remove();
+    written = await write();
+  } else {
+    written = await write();
+    removed = await remove();
+  }
 
   const writtenKeys = new Set(written.results.flat());
   const deletedKeys = new Set(removed.results.flat());
@@ -222,6 +246,8 @@ async function writeBatch(
   const liveColumns = spec.liveFields.filter((f) => !setFields.has(f));
   const liveChanged = liveColumns.map((f) => distinctFrom(client, `${t}.${quote(f)}`, `excluded.${quote(f)}`));
   const sameVersionGate = liveChanged.length > 0 ? ` OR (${t}.version = excluded.version AND (${liveChanged.join(' OR ')}))` : '';
+  // Only the spec's own row is ever updated: a row of another owner under the same id is a conflict.
+  const owned = spec.owner ? ` AND ${ownedCondition(spec.owner, spec.table)}` : '';
   const fieldColumns = spec.columns.slice(2);
   const upsert = async (records: DesiredRecord[], where: string) =>
     insertRows(
@@ -236,8 +262,8 @@ async function writeBatch(
       },
     );
   const returned = [
-    ...(await upsert(batch.filter((d) => !childOnly.has(d.key)), `${t}.version < excluded.version${sameVersionGate}`)),
-    ...(await upsert(batch.filter((d) => childOnly.has(d.key)), `${t}.version <= excluded.version`)),
+    ...(await upsert(batch.filter((d) => !childOnly.has(d.key)), `(${t}.version < excluded.version${sameVersionGate})${owned}`)),
+    ...(await upsert(batch.filter((d) => childOnly.has(d.key)), `${t}.version <= excluded.version${owned}`)),
   ];
   const applied = new Set(returned.map((r) => String(r.id)));
   const written = batch.filter((d) => applied.has(d.key));

@@ -117,23 +117,25 @@ const DELETE_CHUNK = 500;
 
 /**
  * DELETE ... RETURNING id, by id and, with `checkVersion`, only where the row is still at the version
- * the plan read (a row another writer changed meanwhile is kept). Returns the ids deleted.
+ * the plan read (a row another writer changed meanwhile is kept), and where `where` holds (the
+ * caller's own rows, owners.ts). Returns the ids deleted.
  */
 export async function deleteRows(
   db: Knex | Knex.Transaction,
   client: DbClient,
   table: string,
   rows: ReadonlyArray<{ readonly key: string; readonly version: number }>,
-  options: { readonly checkVersion: boolean },
+  options: { readonly checkVersion: boolean; readonly where?: string | undefined },
 ): Promise<string[]> {
   const deleted: string[] = [];
   const t = quote(table);
   const keys = options.checkVersion ? '(id, version)' : 'id';
+  const also = options.where ? ` AND ${options.where}` : '';
   if (client === 'postgres') {
     if (rows.length === 0) return deleted;
     const source = options.checkVersion ? 'SELECT * FROM unnest(?::text[], ?::bigint[])' : 'SELECT unnest(?::text[])';
     const bindings = options.checkVersion ? [rows.map((r) => r.key), rows.map((r) => r.version)] : [rows.map((r) => r.key)];
-    const result = (await db.raw(`DELETE FROM ${t} WHERE ${keys} IN (${source}) RETURNING id`, bindings)) as { rows: Array<{ id: unknown }> };
+    const result = (await db.raw(`DELETE FROM ${t} WHERE ${keys} IN (${source})${also} RETURNING id`, bindings)) as { rows: Array<{ id: unknown }> };
     for (const row of result.rows) deleted.push(String(row.id));
     return deleted;
   }
@@ -141,7 +143,7 @@ export async function deleteRows(
     const chunk = rows.slice(i, i + DELETE_CHUNK);
     const values = chunk.map(() => (options.checkVersion ? '(?, ?)' : '(?)')).join(', ');
     const bindings = chunk.flatMap((r) => (options.checkVersion ? [r.key, r.version] : [r.key]));
-    const result = (await db.raw(`DELETE FROM ${t} WHERE ${keys} IN (VALUES ${values}) RETURNING id`, bindings)) as Array<{ id: unknown }>;
+    const result = (await db.raw(`DELETE FROM ${t} WHERE ${keys} IN (VALUES ${values})${also} RETURNING id`, bindings)) as Array<{ id: unknown }>;
     for (const row of result) deleted.push(String(row.id));
   }
   return deleted;
