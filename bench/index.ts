@@ -12,6 +12,8 @@ const checks: Check[] = [];
 if (!only || only === 'devices') checks.push(...(await benchDevices()));
 if (!only || only === 'azure') checks.push(...(await benchAzure()));
 if (!only || only === 'quota') checks.push(...(await benchQuota()));
+// Client CPU per AWS call (bench/aws-client.ts); imported here so this stays one block.
+if (!only || only === 'aws-client') checks.push(...(await (await import('./aws-client.js')).benchAwsClient()));
 console.log('');
 for (const [text, ok] of checks) console.log(`${ok ? 'ok  ' : 'MISS'} ${text}`);
 process.exitCode = checks.every(([, ok]) => ok) ? 0 : 1;
