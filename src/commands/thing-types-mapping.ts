@@ -76,6 +76,19 @@ export function deviceModelOf(facts: Pick<ThingTypeFacts, 'id' | 'name' | 'descr
   return { key: facts.id, version: DEVICE_MODEL_VERSION, fields: { name: facts.name, description: facts.description } };
 }
 
+/**
+ * A model to create whose id is already a row that no command owns (emulate --seed-models, or the
+ * portal before models had an owner) adopts that row: the entry says so, as a warning on the record,
+ * so the dry run and `history --ref` show it. Other entries pass through as they are.
+ */
+export function adopting(entry: RemoteEntry, unowned: ReadonlySet<string>): RemoteEntry {
+  if (entry.kind !== 'desired' || !unowned.has(entry.key)) return entry;
+  const message =
+    `adopts the existing device model ${entry.key}, which no command owned: thing-types sets its name and description ` +
+    'and owns it from now on (its LoRa flag is kept)';
+  return { ...entry, warnings: [...(entry.warnings ?? []), message] };
+}
+
 /** The reason a model that devices still use is kept (and its type, when deprecated, left in AWS). */
 export function keptForDevices(name: string | null, devices: number, why: string): string {
   const used = `still used by ${devices} device${devices === 1 ? '' : 's'}`;

@@ -6,9 +6,9 @@ import { ApiCallCounter, ProviderError } from '../providers/errors.js';
 import type { CurrentRecord, RemoteAction, RemoteEntry } from '../reconcile/index.js';
 import type { ActionContext, Inventory, RemoteContext } from '../run/inventory.js';
 import type { Logger } from '../run/log.js';
-import { applyDeviceModelsPlan, DEVICE_MODEL_FIELDS, deviceCountsByModel, loadCurrentDeviceModels } from '../store/device-models.js';
+import { applyDeviceModelsPlan, DEVICE_MODEL_FIELDS, deviceCountsByModel, loadCurrentDeviceModels, unownedDeviceModelIds } from '../store/device-models.js';
 import { awsClient } from './aws-source.js';
-import { decideThingType, DELETE_THING_TYPE, deviceModelProblem, keptForDevices, type ThingTypeFacts } from './thing-types-mapping.js';
+import { adopting, decideThingType, DELETE_THING_TYPE, deviceModelProblem, keptForDevices, type ThingTypeFacts } from './thing-types-mapping.js';
 
 export interface ThingTypesOptions {
   /** A type deprecated longer ago than this is deleted in AWS (--deprecation-grace). */
@@ -22,6 +22,10 @@ export interface ThingTypesOptions {
  * types and types whose `iotEdge` tag does not say are skipped with the reason; types deprecated
  * past the grace period are deleted in AWS (a remote action) with their dynamic thing group. A
  * model that devices still use is never deleted, and neither is its type.
+ *
+ * Its models are the rows it wrote (thing_type_name set): the Azure fleet's and the portal's own
+ * models are never loaded, so never updated or deleted. An unowned row whose id is a standard type's
+ * thingTypeId is adopted by the create of that model (store/device-models.ts), with a warning.
  */
 export function thingTypesInventory(aws: AwsConfig, options: ThingTypesOptions): Inventory {
   const calls = new ApiCallCounter();
@@ -38,6 +42,8 @@ export function thingTypesInventory(aws: AwsConfig, options: ThingTypesOptions):
     async *remote(ctx: RemoteContext): AsyncIterable<RemoteEntry[]> {
       const iot = clientFor(ctx.log);
       const usage = await deviceCountsByModel(ctx.db);
+      // Read at planning time for the warning only: the insert re-checks ownership when it adopts.
+      const unowned = await unownedDeviceModelIds(ctx.db);
       const listed = new Set<string>();
       for await (const page of iot.listThingTypes()) {
         const facts = await mapConcurrent(page, aws.concurrency, (type) => factsOf(iot, type));
@@ -50,7 +56,7 @@ export function thingTypesInventory(aws: AwsConfig, options: ThingTypesOptions):
             continue;
           }
           listed.add(fact.id);
-          entries.push(...judge(fact, usage, ctx, now(), options.graceMs));
+          entries.push(...judge(fact, usage, ctx, now(), options.graceMs).map((entry) => adopting(entry, unowned)));
         }
         yield entries;
       }

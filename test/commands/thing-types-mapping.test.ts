@@ -1,6 +1,6 @@
 /** The thing-types rules as a pure function of a type's facts and the time (INVENTORIES.md, thing-types). */
 import { describe, expect, it } from 'vitest';
-import { decideThingType, deviceModelProblem, keptForDevices, type ThingTypeFacts } from '../../src/commands/thing-types-mapping.js';
+import { adopting, decideThingType, deviceModelProblem, keptForDevices, type ThingTypeFacts } from '../../src/commands/thing-types-mapping.js';
 
 const NOW = Date.parse('2026-11-23T12:00:00Z');
 const GRACE = 5 * 60_000;
@@ -95,5 +95,21 @@ describe('keptForDevices and deviceModelProblem', () => {
     expect(deviceModelProblem(record('t'.repeat(256), 'sensor'))).toBe('thingTypeId is 256 characters long; at most 255 fit');
     expect(deviceModelProblem(record('tt-1', 'n'.repeat(300)))).toBe('thingTypeName is 300 characters long; at most 255 fit');
     expect(deviceModelProblem(record('tt-1', 'ok', 'a\u0000b'))).toBe('description contains a NUL character');
+  });
+});
+
+describe('adopting', () => {
+  const desired = { kind: 'desired' as const, key: 'tt-sensor', version: 1, fields: { name: 'sensor', description: null } };
+  it('warns on a model to create whose id is an unowned row, keeping the warnings it had', () => {
+    const adopted = adopting({ ...desired, warnings: ['earlier'] }, new Set(['tt-sensor']));
+    expect(adopted).toEqual({
+      ...desired,
+      warnings: ['earlier', 'adopts the existing device model tt-sensor, which no command owned: thing-types sets its name and description and owns it from now on (its LoRa flag is kept)'],
+    });
+  });
+  it('passes other entries through as they are', () => {
+    expect(adopting(desired, new Set(['tt-other']))).toBe(desired);
+    const skipped = { kind: 'skipped' as const, key: 'tt-sensor', reason: 'edge' };
+    expect(adopting(skipped, new Set(['tt-sensor']))).toBe(skipped);
   });
 });

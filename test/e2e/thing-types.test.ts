@@ -4,11 +4,13 @@
  * (a type deprecated 10 minutes ago, one deprecated 1 minute ago), so the grace period is exercised
  * without sleeping.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { seedModelsOf } from '../../src/emulators/aws/index.js';
 import { migrateLatest } from '../../src/store/migrate.js';
+import { upsertDeviceModels } from '../../src/store/models.js';
 import { BACKENDS, createTestDatabase, type TestDatabase } from '../support/backends.js';
 import { startTestAws, type TestAws } from '../support/aws.js';
 import { parseJson, runCli, type CliResult } from '../support/cli.js';
@@ -70,8 +72,18 @@ describe.each(BACKENDS)('thing-types end to end on %s', (backend) => {
       ...m,
       support_lora_features: Boolean(m.support_lora_features),
     }));
-  const seedModels = (rows: Array<{ id: string; name: string; description?: string | null; lora?: boolean }>) =>
-    db.knex()('device_models').insert(rows.map((r) => ({ id: r.id, name: r.name, description: r.description ?? null, support_lora_features: r.lora ?? false })));
+  /** Models thing-types wrote (owner: the type's name) unless `owner` is null (the Azure fleet's, the portal's own). */
+  const seedModels = (rows: Array<{ id: string; name: string; description?: string | null; lora?: boolean; owner?: string | null }>) =>
+    db.knex()('device_models').insert(
+      rows.map((r) => ({
+        id: r.id,
+        name: r.name,
+        description: r.description ?? null,
+        support_lora_features: r.lora ?? false,
+        thing_type_name: r.owner === undefined ? r.name : r.owner,
+      })),
+    );
+  const owners = async () => Object.fromEntries((await db.knex()('device_models').orderBy('id').select('id', 'thing_type_name')).map((r: any) => [r.id, r.thing_type_name]));
   const seedDevice = (id: string, model: string) => db.knex()('devices').insert({ id, name: id, device_model_id: model, version: 1 });
   const events = async (runId: number, type: string) =>
     (await db.knex()('sync_events').where({ run_id: runId, type }).orderBy('ref').select('level', 'ref', 'message')) as Array<{ level: string; ref: string; message: string }>;
@@ -154,6 +166,89 @@ describe.each(BACKENDS)('thing-types end to end on %s', (backend) => {
     expect((await models()).find((m: any) => m.id === 'tt-sensor')).toEqual({ id: 'tt-sensor', name: 'sensor', description: 'Temperature sensor', support_lora_features: true });
     const history = await db.knex()('sync_events').where({ type: 'update', ref: 'tt-sensor' }).pluck('message');
     expect(history).toEqual(['updated device model: description: "Old text" -> "Temperature sensor"']);
+  });
+
+  it("leaves the Azure fleet's models alone and adopts its own types' models, as emulate --seed-models seeds examples/fleet.json", async () => {
+    const example = JSON.parse(readFileSync(new URL('../../examples/fleet.json', import.meta.url), 'utf8'));
+    aws.write(example);
+    // What `emulate --fixture examples/fleet.json --seed-models` writes: the hub's models and those of the AWS things' types.
+    const seeded = [...example.deviceModels, ...seedModelsOf(aws.emulator.fixture()).deviceModels];
+    await upsertDeviceModels(
+      db.knex(),
+      seeded.map((m: any) => ({ id: m.id, name: m.name, description: m.description ?? null, supportLoRaFeatures: m.supportLoRaFeatures === true })),
+    );
+    await seedDevice('thermo-boiler-room', 'm-thermo');
+    const azure = (await models()).filter((m: any) => m.id.startsWith('m-'));
+    expect(azure.map((m: any) => m.id)).toEqual(['m-door', 'm-lora-th', 'm-thermo']);
+
+    const { result, doc } = await runJson();
+    expect(result.code, result.stderr).toBe(0);
+    // The AWS types' models the seeding wrote are adopted (a create each, with a warning saying so); Azure's are not planned at all.
+    expect(doc.summary).toMatchObject({ create: 2, update: 0, delete: 0, failed: 0 });
+    expect(doc.changes.map((c: any) => [c.action, c.ref])).toEqual([
+      ['create', 'tt-door-sensor'],
+      ['create', 'tt-thermometer'],
+    ]);
+    expect(doc.warnings.map((w: any) => w.ref)).toEqual(['tt-door-sensor', 'tt-thermometer']);
+    expect(doc.warnings[0].message).toMatch(/^adopts the existing device model tt-door-sensor, which no command owned/);
+    expect([...doc.skipped.map((s: any) => s.ref)].filter((r: string) => r.startsWith('m-'))).toEqual([]);
+    expect((await models()).filter((m: any) => m.id.startsWith('m-'))).toEqual(azure);
+    expect(await owners()).toEqual({ 'm-door': null, 'm-lora-th': null, 'm-thermo': null, 'tt-door-sensor': 'door-sensor', 'tt-thermometer': 'thermometer' });
+
+    // Passes after it: nothing to do, and the Azure models are still there, the LoRa flag of m-lora-th with them.
+    const again = await runJson('--detailed-exitcode');
+    expect(again.result.code, again.result.stderr).toBe(0);
+    expect(again.doc.summary).toMatchObject({ create: 0, update: 0, delete: 0 });
+    expect(again.doc.warnings).toEqual([]);
+    expect((await models()).filter((m: any) => m.id.startsWith('m-'))).toEqual(azure);
+    // Even a listing with no type at all left deletes only the adopted models (devices use none of them).
+    aws.write(fleet([]));
+    const empty = await runJson();
+    expect(empty.result.code, empty.result.stderr).toBe(0);
+    expect(empty.doc.changes.map((c: any) => [c.action, c.ref])).toEqual([
+      ['delete', 'tt-door-sensor'],
+      ['delete', 'tt-thermometer'],
+    ]);
+    expect(await models()).toEqual(azure);
+  });
+
+  it('adopts an unowned model of a listed type (LoRa flag kept), and never touches an unowned one of an unlisted id', async () => {
+    await seedModels([
+      { id: 'tt-sensor', name: 'sensor (portal)', description: 'Old text', lora: true, owner: null },
+      { id: 'tt-stray', name: 'stray', owner: null },
+      { id: 'tt-vanished', name: 'vanished' },
+    ]);
+    const { result, doc } = await runJson();
+    expect(result.code, result.stderr).toBe(0);
+    expect(doc.changes.map((c: any) => [c.action, c.ref])).toEqual([
+      ['create', 'tt-meter'],
+      ['create', 'tt-sensor'],
+      ['delete', 'tt-vanished'],
+    ]);
+    expect(doc.warnings).toEqual([
+      {
+        ref: 'tt-sensor',
+        message:
+          'adopts the existing device model tt-sensor, which no command owned: thing-types sets its name and description and owns it from now on (its LoRa flag is kept)',
+      },
+    ]);
+    expect(await models()).toEqual([
+      { id: 'tt-meter', name: 'meter', description: 'Power meter', support_lora_features: false },
+      { id: 'tt-sensor', name: 'sensor', description: 'Temperature sensor', support_lora_features: true },
+      { id: 'tt-stray', name: 'stray', description: null, support_lora_features: false },
+    ]);
+    expect(await owners()).toEqual({ 'tt-meter': 'meter', 'tt-sensor': 'sensor', 'tt-stray': null });
+    // The run log tells the model's story: adopted (the warning), then created.
+    const story = await db.knex()('sync_events').where({ ref: 'tt-sensor' }).orderBy('id').select('type', 'message');
+    expect(story.map((e: any) => e.type).sort()).toEqual(['create', 'warning']);
+  });
+
+  it('a renamed type (same thingTypeId) updates its model and the owner mark', async () => {
+    await seedModels([{ id: 'tt-sensor', name: 'thermo-sensor', description: 'Temperature sensor' }]);
+    const { result, doc } = await runJson();
+    expect(result.code, result.stderr).toBe(0);
+    expect(doc.changes.find((c: any) => c.ref === 'tt-sensor')).toMatchObject({ action: 'update', fields: [{ field: 'name', old: 'thermo-sensor', new: 'sensor' }] });
+    expect((await owners())['tt-sensor']).toBe('sensor');
   });
 
   it('dry run: shows the deletion in AWS and skips it, leaving AWS and the database untouched', async () => {

@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { resolveAwsConfig, ConfigError, type AwsConfig } from '../../src/config.js';
 import { AwsIot } from '../../src/providers/aws/client.js';
+import { mapConcurrent } from '../../src/providers/aws/concurrency.js';
 import { ApiCallCounter, ProviderError } from '../../src/providers/errors.js';
 import type { Clock } from '../../src/providers/retry.js';
 import { exitCodeOf } from '../../src/run/exit-code.js';
@@ -19,6 +20,8 @@ type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => void;
 interface FakeAws {
   readonly url: string;
   readonly requests: string[];
+  /** TCP connections accepted so far. */
+  connections(): number;
   handle(handler: Handler): void;
   close(): Promise<void>;
 }
@@ -32,7 +35,9 @@ async function startFakeAws(): Promise<FakeAws> {
     requests.push(`${req.method} ${url.pathname}`);
     handler(req, res, url);
   });
+  let connections = 0;
   server.on('connection', (s) => {
+    connections++;
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
@@ -41,6 +46,7 @@ async function startFakeAws(): Promise<FakeAws> {
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    connections: () => connections,
     handle: (h) => (handler = h),
     close: () =>
       new Promise((r) => {
@@ -63,7 +69,10 @@ interface VirtualClock extends Clock {
   readonly sleeps: number[];
 }
 
-/** Waits take no real time; a request left unanswered times out after 300 real ms, as if its whole timeout had passed. */
+/**
+ * Waits take no real time. (Its timeout is the Clock's, no longer what bounds an AWS request: the
+ * SDK's HTTP handler does, in real time divided by the time scale, see client().)
+ */
 function virtualClock(): VirtualClock {
   let skipped = 0;
   const sleeps: number[] = [];
@@ -114,7 +123,9 @@ describe('AwsIot over the real SDK', () => {
   });
 
   function client(options: { maxRetries?: string; requestTimeout?: string } = {}) {
-    const config: AwsConfig = resolveAwsConfig(options, process.env);
+    // --request-timeout is enforced by the SDK's HTTP handler, in real time divided by the time scale
+    // (as a --time-scale run has it): at 100, a request left unanswered for 20 s fails after 200 real ms.
+    const config: AwsConfig = { ...resolveAwsConfig(options, process.env), timeScale: 100 };
     const clock = virtualClock();
     const calls = new ApiCallCounter();
     // No jitter: the backoff is its upper bound, so the waits are known.
@@ -206,6 +217,33 @@ describe('AwsIot over the real SDK', () => {
     const error = await aws.describeThing('t').catch((e: unknown) => e);
     expect((error as Error).message).toBe('AWS DescribeThing (thing t) failed after 2 attempts: timed out after 5 s');
     expect(exitCodeOf(error)).toBe(69);
+  });
+
+  it('times out a response whose body stalls after its headers, as a timeout, and retries it', async () => {
+    let n = 0;
+    fake.handle((_req, res) => {
+      if (n++ === 0) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('{"thingTypeName": "sen'); // and never the rest
+        return;
+      }
+      json(res, 200, { thingTypeName: 'sensor', thingTypeId: 'tt-1', thingTypeArn: 'arn:x' });
+    });
+    const { aws, calls } = client({ requestTimeout: '20s' });
+    const started = Date.now();
+    expect((await aws.describeThingType('sensor')).thingTypeId).toBe('tt-1');
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(calls.toJSON()).toEqual({ DescribeThingType: 2 });
+    expect(warnings).toEqual(['AWS DescribeThingType (thing type sensor): timed out after 20 s; retry 1 of 5 in 250 ms']);
+  });
+
+  it('keeps its connections alive: concurrent calls share one socket per call in flight', async () => {
+    fake.handle((_req, res, url) => json(res, 200, { thingName: url.pathname.split('/').pop(), thingId: 'id', version: 1 }));
+    const { aws, calls } = client();
+    const names = Array.from({ length: 40 }, (_, i) => `t${i}`);
+    await mapConcurrent(names, 4, (name) => aws.describeThing(name));
+    expect(calls.toJSON()).toEqual({ DescribeThing: 40 });
+    expect(fake.connections()).toBeLessThanOrEqual(4);
   });
 
   it('decides edge by the tags and asks AWS once per type and pass', async () => {

@@ -135,7 +135,10 @@ describe.each(BACKENDS)('remote actions in the pass on %s', (backend) => {
   });
 
   it('a refused pass carries out none, and records them as not done', async () => {
-    await db.knex()('device_models').insert(Array.from({ length: 12 }, (_, i) => ({ id: `old-${i}`, name: `old-${i}`, support_lora_features: false })));
+    // Models thing-types wrote (an owner mark): the only ones its store loads, so the ones the guard counts.
+    await db.knex()('device_models').insert(
+      Array.from({ length: 12 }, (_, i) => ({ id: `old-${i}`, name: `old-${i}`, support_lora_features: false, thing_type_name: `old-${i}` })),
+    );
     const performed: string[] = [];
     const result = await pass({ entries: [], actions: [action('a')] }, performed);
     expect(result.status).toBe('refused');

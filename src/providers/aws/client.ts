@@ -25,6 +25,7 @@ import { ApiCallCounter, ProviderError } from '../errors.js';
 import { Pacer } from '../pace.js';
 import { backoffMs, DEFAULT_RETRY, REAL_CLOCK, scaledClock, type Clock } from '../retry.js';
 import { edgeVerdictOf, type EdgeVerdict } from './edge.js';
+import { boundedHttpHandler } from './http.js';
 import { classifyAwsError, isMissingCredentials, type AwsFailure } from './errors.js';
 import { awsPages } from './paging.js';
 
@@ -85,14 +86,14 @@ export class AwsIot {
     this.region = config.region;
     // Region, credentials and endpoints come from the SDK's own chain (AWS_REGION, AWS_PROFILE, the
     // AWS_ENDPOINT_URL_* variables...). maxAttempts 1: no retry behind our back.
-    this.iot = new IoTClient({ region: config.region, maxAttempts: 1 });
-    this.greengrass = new GreengrassV2Client({ region: config.region, maxAttempts: 1 });
+    this.iot = new IoTClient(this.clientConfig());
+    this.greengrass = new GreengrassV2Client(this.clientConfig());
   }
 
   /** Every page of ListThingTypes. */
   listThingTypes(): AsyncIterable<ThingTypeDefinition[]> {
     return awsPages('ListThingTypes', async (nextToken) => {
-      const out = await this.request('iot', 'ListThingTypes', (s) => this.iot.send(new ListThingTypesCommand({ nextToken, maxResults: IOT_PAGE_SIZE }), { abortSignal: s }));
+      const out = await this.request('iot', 'ListThingTypes', () => this.iot.send(new ListThingTypesCommand({ nextToken, maxResults: IOT_PAGE_SIZE })));
       return { items: out.thingTypes, nextToken: out.nextToken };
     });
   }
@@ -100,7 +101,7 @@ export class AwsIot {
   /** One DescribeThingType per type and pass, whoever asks (its answer, or its failure, is kept). */
   describeThingType(name: string): Promise<DescribeThingTypeCommandOutput> {
     return cached(this.types, name, () =>
-      this.request('iot', 'DescribeThingType', (s) => this.iot.send(new DescribeThingTypeCommand({ thingTypeName: name }), { abortSignal: s }), {
+      this.request('iot', 'DescribeThingType', () => this.iot.send(new DescribeThingTypeCommand({ thingTypeName: name })), {
         what: `thing type ${name}`,
       }),
     );
@@ -110,7 +111,7 @@ export class AwsIot {
   async listTags(arn: string): Promise<Tag[]> {
     const tags: Tag[] = [];
     const pages = awsPages('ListTagsForResource', async (nextToken) => {
-      const out = await this.request('iot', 'ListTagsForResource', (s) => this.iot.send(new ListTagsForResourceCommand({ resourceArn: arn, nextToken }), { abortSignal: s }), {
+      const out = await this.request('iot', 'ListTagsForResource', () => this.iot.send(new ListTagsForResourceCommand({ resourceArn: arn, nextToken })), {
         what: arn,
       });
       return { items: out.tags, nextToken: out.nextToken };
@@ -131,13 +132,13 @@ export class AwsIot {
   /** Every page of ListThings (name, type, version, attributes). */
   listThings(): AsyncIterable<ThingAttribute[]> {
     return awsPages('ListThings', async (nextToken) => {
-      const out = await this.request('iot', 'ListThings', (s) => this.iot.send(new ListThingsCommand({ nextToken, maxResults: IOT_PAGE_SIZE }), { abortSignal: s }));
+      const out = await this.request('iot', 'ListThings', () => this.iot.send(new ListThingsCommand({ nextToken, maxResults: IOT_PAGE_SIZE })));
       return { items: out.things, nextToken: out.nextToken };
     });
   }
 
   describeThing(name: string): Promise<DescribeThingCommandOutput> {
-    return this.request('iot', 'DescribeThing', (s) => this.iot.send(new DescribeThingCommand({ thingName: name }), { abortSignal: s }), { what: `thing ${name}` });
+    return this.request('iot', 'DescribeThing', () => this.iot.send(new DescribeThingCommand({ thingName: name })), { what: `thing ${name}` });
   }
 
   /** Whether the thing has a classic (unnamed) shadow: GetThingShadow answers it, or 404. */
@@ -146,8 +147,8 @@ export class AwsIot {
     return this.request(
       'dataPlane',
       'GetThingShadow',
-      async (s) => {
-        await dataPlane.send(new GetThingShadowCommand({ thingName }), { abortSignal: s });
+      async () => {
+        await dataPlane.send(new GetThingShadowCommand({ thingName }));
         return true;
       },
       { what: `thing ${thingName}`, notFound: () => false },
@@ -157,8 +158,8 @@ export class AwsIot {
   /** Every page of ListCoreDevices (Greengrass V2): each core's health, in one listing per pass. */
   listCoreDevices(): AsyncIterable<CoreDevice[]> {
     return awsPages('ListCoreDevices', async (nextToken) => {
-      const out = await this.request('greengrass', 'ListCoreDevices', (s) =>
-        this.greengrass.send(new ListCoreDevicesCommand({ nextToken, maxResults: GREENGRASS_PAGE_SIZE }), { abortSignal: s }),
+      const out = await this.request('greengrass', 'ListCoreDevices', () =>
+        this.greengrass.send(new ListCoreDevicesCommand({ nextToken, maxResults: GREENGRASS_PAGE_SIZE })),
       );
       return { items: out.coreDevices, nextToken: out.nextToken };
     });
@@ -167,8 +168,8 @@ export class AwsIot {
   /** Every page of ListDeployments, the latest revision of each only. */
   listLatestDeployments(): AsyncIterable<Deployment[]> {
     return awsPages('ListDeployments', async (nextToken) => {
-      const out = await this.request('greengrass', 'ListDeployments', (s) =>
-        this.greengrass.send(new ListDeploymentsCommand({ historyFilter: 'LATEST_ONLY', nextToken, maxResults: GREENGRASS_PAGE_SIZE }), { abortSignal: s }),
+      const out = await this.request('greengrass', 'ListDeployments', () =>
+        this.greengrass.send(new ListDeploymentsCommand({ historyFilter: 'LATEST_ONLY', nextToken, maxResults: GREENGRASS_PAGE_SIZE })),
       );
       return { items: out.deployments, nextToken: out.nextToken };
     });
@@ -180,7 +181,7 @@ export class AwsIot {
       this.request<DescribeThingGroupCommandOutput | null>(
         'iot',
         'DescribeThingGroup',
-        (s) => this.iot.send(new DescribeThingGroupCommand({ thingGroupName: name }), { abortSignal: s }),
+        () => this.iot.send(new DescribeThingGroupCommand({ thingGroupName: name })),
         { what: `thing group ${name}`, notFound: () => null },
       ),
     );
@@ -191,8 +192,8 @@ export class AwsIot {
     return this.request<'deleted' | 'absent'>(
       'iot',
       'DeleteThingType',
-      async (s) => {
-        await this.iot.send(new DeleteThingTypeCommand({ thingTypeName: name }), { abortSignal: s });
+      async () => {
+        await this.iot.send(new DeleteThingTypeCommand({ thingTypeName: name }));
         return 'deleted';
       },
       { what: `thing type ${name}`, notFound: () => 'absent' },
@@ -204,8 +205,8 @@ export class AwsIot {
     return this.request<'deleted' | 'absent'>(
       'iot',
       'DeleteDynamicThingGroup',
-      async (s) => {
-        await this.iot.send(new DeleteDynamicThingGroupCommand({ thingGroupName: name }), { abortSignal: s });
+      async () => {
+        await this.iot.send(new DeleteDynamicThingGroupCommand({ thingGroupName: name }));
         return 'deleted';
       },
       { what: `thing group ${name}`, notFound: () => 'absent' },
@@ -246,12 +247,28 @@ export class AwsIot {
    */
   private dataPlane(): Promise<IoTDataPlaneClient> {
     return (this.dataPlaneClient ??= (async () => {
-      if (this.config.endpoints.dataPlane !== undefined) return new IoTDataPlaneClient({ region: this.config.region, maxAttempts: 1 });
-      const out = await this.request('iot', 'DescribeEndpoint', (s) => this.iot.send(new DescribeEndpointCommand({ endpointType: 'iot:Data-ATS' }), { abortSignal: s }));
+      if (this.config.endpoints.dataPlane !== undefined) return new IoTDataPlaneClient(this.clientConfig());
+      const out = await this.request('iot', 'DescribeEndpoint', () => this.iot.send(new DescribeEndpointCommand({ endpointType: 'iot:Data-ATS' })));
       if (!out.endpointAddress) throw new ProviderError('aws', 'protocol', 'AWS DescribeEndpoint (iot:Data-ATS) gave no endpoint address');
       const scheme = this.config.endpoints.iot?.startsWith('http:') ? 'http' : 'https';
-      return new IoTDataPlaneClient({ region: this.config.region, maxAttempts: 1, endpoint: `${scheme}://${out.endpointAddress}` });
+      return new IoTDataPlaneClient({ ...this.clientConfig(), endpoint: `${scheme}://${out.endpointAddress}` });
     })());
+  }
+
+  /**
+   * What every SDK client of the pass is made with. `cacheMiddleware`: the middleware stack is
+   * resolved once per command type, not per call (the SDK only does so for a send without options,
+   * hence --request-timeout in the HTTP handler, http.ts, rather than an `abortSignal` per call).
+   * Each client has its own handler, and so its own keep-alive agents.
+   */
+  private clientConfig() {
+    return {
+      region: this.config.region,
+      maxAttempts: 1,
+      cacheMiddleware: true,
+      // In real time: an emulated minute lasts 60/timeScale real seconds, as scaledClock makes it.
+      requestHandler: boundedHttpHandler({ timeoutMs: Math.max(1, Math.round(this.config.requestTimeoutMs / this.config.timeScale)), concurrency: this.config.concurrency }),
+    };
   }
 
   /**
@@ -259,21 +276,19 @@ export class AwsIot {
    * a timeout), at most --max-retries times, waiting what the service asked (Retry-After) or an
    * exponential backoff. Every attempt is counted.
    */
-  private async request<T>(service: Service, operation: string, send: (signal: AbortSignal) => Promise<T>, options: RequestOptions<T> = {}): Promise<T> {
+  private async request<T>(service: Service, operation: string, send: () => Promise<T>, options: RequestOptions<T> = {}): Promise<T> {
     await this.ready();
     for (let attempt = 0; ; attempt++) {
       this.calls.quota.waitMs += await this.pacer.acquire();
       this.calls.add(operation);
-      const timeout = this.clock.timeout(this.config.requestTimeoutMs);
       let failure: AwsFailure;
       try {
-        const result = await send(timeout.signal);
+        // Bounded by --request-timeout in the clients' HTTP handler (http.ts): a request past it fails as a TimeoutError.
+        const result = await send();
         this.pacer.succeeded();
         return result;
       } catch (error) {
-        failure = classifyAwsError(error, timeout.signal.aborted, this.clock.now());
-      } finally {
-        timeout.clear();
+        failure = classifyAwsError(error, false, this.clock.now());
       }
       if (failure.kind === 'not-found' && options.notFound) return options.notFound();
       if (failure.throttled) {

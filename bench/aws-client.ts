@@ -1,0 +1,80 @@
+/**
+ * BENCH_ONLY=aws-client: the CPU the AWS client itself spends per request (SDK middleware, signing,
+ * HTTP, our pacing/retry/counting), the cost that bounds a large `things` pass once the per-thing
+ * calls are in flight. The AWS emulator runs in a CHILD process (`portal-sync emulate --generate`),
+ * so `process.cpuUsage()` of this process is the client's alone. N DescribeThing then N
+ * GetThingShadow through AwsIot with --concurrency 8, after a warm-up; prints CPU ms per call and
+ * the wall time. BENCH_AWS_CALLS sets N (default 20000).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { resolveAwsConfig } from '../src/config.js';
+import { AwsIot } from '../src/providers/aws/client.js';
+import { mapConcurrent } from '../src/providers/aws/concurrency.js';
+import { ApiCallCounter } from '../src/providers/errors.js';
+import type { Check } from './support.js';
+
+const CLI = fileURLToPath(new URL('../../bin/portal-sync', import.meta.url));
+const CONCURRENCY = 8;
+const WARM_UP = 1000;
+
+/** The budget per call that lets ~95k calls of a 50k-thing `things` pass fit its 30 s with the database's share. */
+const CPU_MS_PER_CALL_TARGET = 0.35;
+
+export async function benchAwsClient(): Promise<Check[]> {
+  const n = Number(process.env.BENCH_AWS_CALLS ?? 20_000);
+  const dir = mkdtempSync(join(tmpdir(), 'portal-sync-bench-aws-'));
+  const envFile = join(dir, 'emulator.env');
+  const child = spawn(process.execPath, [CLI, 'emulate', '--generate', `things=${n + WARM_UP}`, '--write-env', envFile], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  try {
+    while (!existsSync(envFile)) {
+      if (child.exitCode !== null) throw new Error(`emulate exited ${child.exitCode} before it was ready`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    for (const line of readFileSync(envFile, 'utf8').split('\n')) {
+      const m = /^export ([A-Z0-9_]+)='(.*)'$/.exec(line);
+      if (m) process.env[m[1]!] = m[2]!;
+    }
+    const calls = new ApiCallCounter();
+    let warnings = 0;
+    const aws = new AwsIot(resolveAwsConfig({ concurrency: String(CONCURRENCY) }, process.env), calls, { warn: () => warnings++, debug: () => undefined });
+    // `generate` names its standard things thing-000001..; each has a classic shadow.
+    const name = (i: number) => `thing-${String(i + 1).padStart(6, '0')}`;
+    const warm = Array.from({ length: WARM_UP }, (_, i) => name(n + i));
+    await mapConcurrent(warm, CONCURRENCY, (t) => aws.describeThing(t));
+    await mapConcurrent(warm, CONCURRENCY, (t) => aws.hasClassicShadow(t));
+    const names = Array.from({ length: n }, (_, i) => name(i));
+    const before = calls.total;
+
+    const measure = async (label: string, fn: (thing: string) => Promise<unknown>) => {
+      const cpu = process.cpuUsage();
+      const started = process.hrtime.bigint();
+      await mapConcurrent(names, CONCURRENCY, fn);
+      const wall = Number(process.hrtime.bigint() - started) / 1e6;
+      const used = process.cpuUsage(cpu);
+      const cpuMs = (used.user + used.system) / 1000;
+      console.log(`  ${label.padEnd(15)} ${n} calls: ${(cpuMs / n).toFixed(3)} ms CPU/call (user ${(used.user / 1000 / n).toFixed(3)}, system ${(used.system / 1000 / n).toFixed(3)}), wall ${(wall / 1000).toFixed(2)} s`);
+      return { cpuMs, wall };
+    };
+    console.log(`aws-client: AwsIot against the emulator in process ${child.pid}, concurrency ${CONCURRENCY}`);
+    const describe = await measure('DescribeThing', (t) => aws.describeThing(t));
+    const shadow = await measure('GetThingShadow', async (t) => {
+      if (!(await aws.hasClassicShadow(t))) throw new Error(`${t} has no classic shadow`);
+    });
+    const perCall = (describe.cpuMs + shadow.cpuMs) / (2 * n);
+    const counted = calls.total - before;
+    console.log(`  both: ${perCall.toFixed(3)} ms CPU/call, wall ${((describe.wall + shadow.wall) / 1000).toFixed(2)} s, ${counted} calls counted, ${warnings} retries`);
+    return [
+      [`aws-client: ${perCall.toFixed(3)} ms of client CPU per AWS call (target <= ${CPU_MS_PER_CALL_TARGET})`, perCall <= CPU_MS_PER_CALL_TARGET],
+      [`aws-client: ${counted} calls counted for ${2 * n} made, ${warnings} retried`, counted === 2 * n && warnings === 0],
+    ];
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
