@@ -25,7 +25,7 @@ import { ApiCallCounter, ProviderError } from '../errors.js';
 import { Pacer } from '../pace.js';
 import { backoffMs, DEFAULT_RETRY, REAL_CLOCK, scaledClock, type Clock } from '../retry.js';
 import { edgeVerdictOf, type EdgeVerdict } from './edge.js';
-import { boundedHttpHandler } from './http.js';
+import { boundedHttpHandler, leanSdkClient } from './http.js';
 import { classifyAwsError, isMissingCredentials, type AwsFailure } from './errors.js';
 import { awsPages } from './paging.js';
 
@@ -86,8 +86,8 @@ export class AwsIot {
     this.region = config.region;
     // Region, credentials and endpoints come from the SDK's own chain (AWS_REGION, AWS_PROFILE, the
     // AWS_ENDPOINT_URL_* variables...). maxAttempts 1: no retry behind our back.
-    this.iot = new IoTClient(this.clientConfig());
-    this.greengrass = new GreengrassV2Client(this.clientConfig());
+    this.iot = leanSdkClient(new IoTClient(this.clientConfig()));
+    this.greengrass = leanSdkClient(new GreengrassV2Client(this.clientConfig()));
   }
 
   /** Every page of ListThingTypes. */
@@ -247,11 +247,11 @@ export class AwsIot {
    */
   private dataPlane(): Promise<IoTDataPlaneClient> {
     return (this.dataPlaneClient ??= (async () => {
-      if (this.config.endpoints.dataPlane !== undefined) return new IoTDataPlaneClient(this.clientConfig());
+      if (this.config.endpoints.dataPlane !== undefined) return leanSdkClient(new IoTDataPlaneClient(this.clientConfig()));
       const out = await this.request('iot', 'DescribeEndpoint', () => this.iot.send(new DescribeEndpointCommand({ endpointType: 'iot:Data-ATS' })));
       if (!out.endpointAddress) throw new ProviderError('aws', 'protocol', 'AWS DescribeEndpoint (iot:Data-ATS) gave no endpoint address');
       const scheme = this.config.endpoints.iot?.startsWith('http:') ? 'http' : 'https';
-      return new IoTDataPlaneClient({ ...this.clientConfig(), endpoint: `${scheme}://${out.endpointAddress}` });
+      return leanSdkClient(new IoTDataPlaneClient({ ...this.clientConfig(), endpoint: `${scheme}://${out.endpointAddress}` }));
     })());
   }
 
