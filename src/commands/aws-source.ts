@@ -1,6 +1,7 @@
 import type { AwsConfig } from '../config.js';
 import { AwsIot } from '../providers/aws/client.js';
 import type { ApiCallCounter } from '../providers/errors.js';
+import type { CurrentRecord } from '../reconcile/index.js';
 import type { Logger } from '../run/log.js';
 
 /**
@@ -9,4 +10,10 @@ import type { Logger } from '../run/log.js';
  */
 export function awsClient(aws: AwsConfig, calls: ApiCallCounter, log: Logger): AwsIot {
   return new AwsIot(aws, calls, log);
+}
+
+/** A stored model's name (its thing type's, or its deployment's), shown beside its opaque id; or null. */
+export function nameField(record: CurrentRecord | undefined): string | null {
+  const name = record?.fields.name;
+  return typeof name === 'string' ? name : null;
 }

@@ -7,7 +7,7 @@ import type { CurrentRecord, RemoteEntry } from '../reconcile/index.js';
 import type { Inventory, RemoteContext } from '../run/inventory.js';
 import type { Logger } from '../run/log.js';
 import { applyEdgeModelsPlan, EDGE_MODEL_FIELDS, edgeDeviceCountsByModel, foreignEdgeModels, loadOwnedEdgeModels } from '../store/edge-models.js';
-import { awsClient } from './aws-source.js';
+import { awsClient, nameField } from './aws-source.js';
 import { edgeModelProblem, foreignModelReason, judgeDeployment, keptForEdgeDevices, screenDeployment, type GroupFacts } from './greengrass-mapping.js';
 
 /**
@@ -21,10 +21,12 @@ export function greengrassInventory(aws: AwsConfig): Inventory {
   let client: AwsIot | null = null;
   const clientFor = (log: Logger) => (client ??= awsClient(aws, calls, log));
   let stored = new Map<string, CurrentRecord>();
+  const deploymentNames = new Map<string, string>();
   return {
     command: 'greengrass',
     noun: 'edge device model',
     calls,
+    nameOf: (key) => deploymentNames.get(key) ?? nameField(stored.get(key)),
     // No version column: the name is compared as a live field at a constant version.
     policy: { liveFields: EDGE_MODEL_FIELDS, secretFields: [] },
     async *remote(ctx: RemoteContext): AsyncIterable<RemoteEntry[]> {
@@ -33,6 +35,7 @@ export function greengrassInventory(aws: AwsConfig): Inventory {
       const foreign = await foreignEdgeModels(ctx.db);
       const listed = new Set<string>();
       for await (const page of iot.listLatestDeployments()) {
+        for (const d of page) if (d.deploymentId && d.deploymentName) deploymentNames.set(d.deploymentId, d.deploymentName);
         const entries = await judgePage(iot, page, aws.concurrency);
         yield entries.map((entry) => {
           listed.add(entry.key);

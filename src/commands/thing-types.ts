@@ -7,7 +7,7 @@ import type { CurrentRecord, RemoteAction, RemoteEntry } from '../reconcile/inde
 import type { ActionContext, Inventory, RemoteContext } from '../run/inventory.js';
 import type { Logger } from '../run/log.js';
 import { applyDeviceModelsPlan, DEVICE_MODEL_FIELDS, deviceCountsByModel, loadCurrentDeviceModels, unownedDeviceModelIds } from '../store/device-models.js';
-import { awsClient } from './aws-source.js';
+import { awsClient, nameField } from './aws-source.js';
 import { adopting, decideThingType, DELETE_THING_TYPE, deviceModelProblem, keptForDevices, type ThingTypeFacts } from './thing-types-mapping.js';
 
 export interface ThingTypesOptions {
@@ -33,10 +33,12 @@ export function thingTypesInventory(aws: AwsConfig, options: ThingTypesOptions):
   let client: AwsIot | null = null;
   const clientFor = (log: Logger) => (client ??= awsClient(aws, calls, log));
   let stored = new Map<string, CurrentRecord>();
+  const typeNames = new Map<string, string>();
   return {
     command: 'thing-types',
     noun: 'device model',
     calls,
+    nameOf: (key) => typeNames.get(key) ?? nameField(stored.get(key)),
     // No version column: name and description are compared as live fields at a constant version.
     policy: { liveFields: DEVICE_MODEL_FIELDS, secretFields: [] },
     async *remote(ctx: RemoteContext): AsyncIterable<RemoteEntry[]> {
@@ -56,6 +58,7 @@ export function thingTypesInventory(aws: AwsConfig, options: ThingTypesOptions):
             continue;
           }
           listed.add(fact.id);
+          typeNames.set(fact.id, fact.name);
           entries.push(...judge(fact, usage, ctx, now(), options.graceMs).map((entry) => adopting(entry, unowned)));
         }
         yield entries;

@@ -39,12 +39,21 @@ export function thingsInventory(aws: AwsConfig, options: ThingsOptions): Invento
   let storedFacts = new Map<string, ThingFact>();
   const listed = new Set<string>();
   let listedAll = false;
+  let names: Map<string, string> | null = null;
 
   return {
     command: 'things',
     noun: 'thing',
     calls,
     policy: { liveFields: THING_LIVE_FIELDS, secretFields: [] },
+    // Read once the pass is over, when every thingId it met is known with its name.
+    nameOf(key) {
+      names ??= new Map([
+        ...[...idByName].map(([name, id]): [string, string] => [id, name]),
+        ...[...storedFacts.values(), ...learnt].map((f): [string, string] => [f.thingId, f.thingName]),
+      ]);
+      return names.get(key) ?? null;
+    },
     async *remote(ctx: RemoteContext): AsyncIterable<RemoteEntry[]> {
       const iot = clientFor(ctx.log);
       const catalog = await loadModelCatalog(ctx.db);

@@ -16,6 +16,11 @@ export interface Inventory {
   readonly command: string;
   /** What a row is called in output ("device"). */
   readonly noun: string;
+  /**
+   * The name people know a key by, where the key is an opaque id (a thing's thingId: its name), or
+   * null. The diff table shows `name (key)`; `--json` and the run log keep the key alone.
+   */
+  nameOf?(key: string): string | null;
   readonly policy: Omit<PlanPolicy, 'massDelete'>;
   readonly calls: ApiCallCounter;
   /**

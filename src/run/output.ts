@@ -128,7 +128,11 @@ export function renderTable(result: PassResult, opts: TableOptions): string {
   if (plan) {
     type Row = { marker: string; key: string; text: string; paint: (s: string) => string };
     const rows: Row[] = [];
-    const row = (marker: string, key: string, text: string, paint: (s: string) => string) => rows.push({ marker, key, text, paint });
+    const shownKey = (key: string) => {
+      const name = result.nameOf?.(key) ?? null;
+      return name === null || name === key ? key : `${name} (${key})`;
+    };
+    const row = (marker: string, key: string, text: string, paint: (s: string) => string) => rows.push({ marker, key: shownKey(key), text, paint });
     // Members of a set (gateway ids) have no fields and no version: they are added and removed.
     const member = (fields: object) => Object.keys(fields).length === 0;
     for (const d of plan.create) row('+', d.key, member(d.fields) ? 'add' : `create (version ${d.version})`, c.green);

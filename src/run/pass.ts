@@ -39,6 +39,8 @@ export interface PassResult {
   readonly quota: { readonly throttled: number; readonly waitMs: number };
   readonly error: string | null;
   readonly noun: string;
+  /** The inventory's `nameOf`, for the diff table. */
+  readonly nameOf?: (key: string) => string | null;
   readonly peakRssBytes: number;
 }
 
@@ -67,7 +69,8 @@ export async function runPass(
   interruption: Interruption = NO_INTERRUPTION,
 ): Promise<PassResult> {
   const startedAt = new Date();
-  const base = { command: config.command, dryRun: config.dryRun, startedAt, noun: inventory.noun };
+  const nameOf = inventory.nameOf ? (key: string) => inventory.nameOf!(key) : undefined;
+  const base = { command: config.command, dryRun: config.dryRun, startedAt, noun: inventory.noun, ...(nameOf ? { nameOf } : {}) };
   const finish = (fields: Partial<PassResult> & Pick<PassResult, 'status' | 'exitCode'>): PassResult => ({
     ...base,
     runId: null,

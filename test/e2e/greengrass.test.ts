@@ -221,7 +221,10 @@ describe.each(BACKENDS)('greengrass end to end on %s', (backend) => {
     expect(changes(doc, 'create')).toEqual(['d-cam', 'd-gw', 'd-gw-2']);
     expect(changes(doc, 'delete')).toEqual(['d-gone']);
     const table = await run(['--dry-run']);
-    expect(table.stdout).toMatch(/│ \+ │ d-gw\s+│ create/);
+    // The table names a model by its deployment's name, the id beside it; one without a name by its id.
+    expect(table.stdout).toMatch(/│ \+ │ gateway-fleet \(d-gw\)\s+│ create/);
+    expect(table.stdout).toMatch(/│ \+ │ d-cam\s+│ create/);
+    expect(table.stdout).toMatch(/│ - │ gone \(d-gone\)\s+│ delete/);
     expect(table.stdout).toContain('Dry run: nothing was changed.');
     expect(await models()).toEqual([{ id: 'd-gone', name: 'gone', description: null, external_identifier: 'd-gone' }]);
     expect(Number((await db.knex()('sync_runs').count({ n: '*' }))[0]!.n)).toBe(0);

@@ -262,6 +262,9 @@ describe.each(BACKENDS)('thing-types end to end on %s', (backend) => {
     expect(doc.apiCalls.operations.DeleteThingType).toBeUndefined();
     const table = await run(['--dry-run']);
     expect(table.stdout).toMatch(/│ > │ old\s*│ delete thing type old in AWS, then its dynamic thing group old\s*│/);
+    // A model is named by its type's name, its thingTypeId beside it: listed, or stored (a delete).
+    expect(table.stdout).toMatch(/│ \+ │ sensor \(tt-sensor\)\s*│ create/);
+    expect(table.stdout).toMatch(/│ - │ old \(tt-old\)\s*│ delete/);
     expect(table.stdout).toContain('Dry run: nothing was changed.');
     expect(aws.emulator.state().thingTypes).toContain('old');
     expect(aws.emulator.state().thingGroups).toContain('old');

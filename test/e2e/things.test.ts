@@ -135,7 +135,8 @@ describe.each(BACKENDS)('things end to end on %s', (backend) => {
   it('a dry run writes nothing, not even facts; the real pass then asks again', async () => {
     const dry = await run(['--dry-run']);
     expect(dry.code, dry.stderr).toBe(0);
-    expect(dry.stdout).toContain('id-s1');
+    // The table names a thing by its name, its thingId beside it (the JSON keeps the thingId alone).
+    expect(dry.stdout).toContain('s1 (id-s1)');
     expect(await devices()).toEqual([AZURE_DEVICE]);
     expect(await edges()).toEqual([AZURE_EDGE]);
     expect(await facts()).toEqual([]);
