@@ -2,7 +2,6 @@ import type { EdgeVerdict } from '../providers/aws/edge.js';
 import type { DesiredRecord, RemoteAction, RemoteEntry } from '../reconcile/index.js';
 import { columnCheck, type ColumnSpec } from '../store/schema.js';
 import { DEVICE_MODEL_VERSION } from '../store/device-models.js';
-import { formatDuration } from '../duration.js';
 
 export const DEFAULT_DEPRECATION_GRACE_MS = 5 * 60_000;
 
@@ -49,7 +48,7 @@ export function decideThingType(facts: ThingTypeFacts, now: number, graceMs: num
         kind: 'retire',
         key: facts.id,
         name: facts.name,
-        note: `deprecated ${formatAge(age)} ago, past the ${formatDuration(graceMs)} grace period: deleted in AWS`,
+        note: `deprecated ${formatAge(age)} ago, past the ${formatAge(graceMs)} grace period: deleted in AWS`,
         action: deleteThingTypeAction(facts.name),
       };
     }
@@ -57,7 +56,7 @@ export function decideThingType(facts: ThingTypeFacts, now: number, graceMs: num
       kind: 'retire',
       key: facts.id,
       name: facts.name,
-      note: `deprecated ${formatAge(Math.max(0, age))} ago, within the ${formatDuration(graceMs)} grace period: no longer a device model; left in AWS`,
+      note: `deprecated ${formatAge(Math.max(0, age))} ago, within the ${formatAge(graceMs)} grace period: no longer a device model; left in AWS`,
       action: null,
     };
   }

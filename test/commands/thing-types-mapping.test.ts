@@ -41,7 +41,7 @@ describe('decideThingType', () => {
       kind: 'retire',
       key: 'tt-sensor',
       name: 'sensor',
-      note: 'deprecated 5 min ago, past the 300 s grace period: deleted in AWS',
+      note: 'deprecated 5 min ago, past the 5 min grace period: deleted in AWS',
       action: { kind: 'delete-thing-type', ref: 'sensor', description: 'delete thing type sensor in AWS, then its dynamic thing group sensor' },
     });
   });
@@ -52,7 +52,7 @@ describe('decideThingType', () => {
       expect(decision).toMatchObject({ kind: 'retire', key: 'tt-sensor', action: null });
     }
     expect(decideThingType(deprecatedAgo(60_000), NOW, GRACE)).toMatchObject({
-      note: 'deprecated 1 min ago, within the 300 s grace period: no longer a device model; left in AWS',
+      note: 'deprecated 1 min ago, within the 5 min grace period: no longer a device model; left in AWS',
     });
     // A deprecation date in the future (clocks apart) is within the grace period too.
     expect(decideThingType(deprecatedAgo(-60_000), NOW, GRACE)).toMatchObject({ action: null });
