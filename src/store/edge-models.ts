@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
 import type { CurrentRecord, DesiredRecord, Plan } from '../reconcile/index.js';
-import { driverMessage, type DbClient } from './db.js';
-import { writeIsolated } from './isolate.js';
-import { chunks, mapLazily } from './rows.js';
+import type { DbClient } from './db.js';
+import { applyModelPlan, deleteUnusedModels, usageByModel } from './model-plan.js';
+import { mapLazily } from './rows.js';
 import { columns, insertRows } from './sql.js';
 import type { ApplyOutcome } from './types.js';
 
@@ -39,11 +39,9 @@ export async function foreignEdgeModels(db: Knex): Promise<Map<string, string | 
 
 /** How many edge devices use each edge device model, by model id (only models some edge device uses). */
 export async function edgeDeviceCountsByModel(db: Knex): Promise<Map<string, number>> {
-  const rows: Array<{ id: unknown; n: unknown }> = await db('edge_devices').select({ id: 'device_model_id' }).count({ n: '*' }).groupBy('device_model_id');
-  return new Map(rows.map((r) => [String(r.id), Number(r.n)]));
+  return usageByModel(db, 'edge_devices');
 }
 
-const DELETE_CHUNK = 500;
 
 /**
  * Applies a plan to `edge_device_models` inside `trx`. Creates insert (description null,
@@ -51,30 +49,12 @@ const DELETE_CHUNK = 500;
  * of owned rows only; deletes take owned rows that no edge device uses, both re-checked in SQL. What
  * the statements refused is a conflict.
  */
-export async function applyEdgeModelsPlan(trx: Knex.Transaction, plan: Plan, client: DbClient): Promise<ApplyOutcome> {
-  const describe = (error: unknown) => driverMessage(error);
-  const keyOf = (r: { readonly key: string }) => r.key;
-  const inserted = await writeIsolated(trx, plan.create, keyOf, (db, batch) => insertModels(db, client, batch), describe);
-  const updates = plan.update.map((u) => u.desired);
-  const updated = await writeIsolated(trx, updates, keyOf, (db, batch) => updateModels(db, batch), describe);
-  const removed = await writeIsolated(trx, plan.delete, keyOf, (db, batch) => deleteUnusedModels(db, batch), describe);
-  const created = new Set(inserted.results.flat());
-  const changed = new Set(updated.results.flat());
-  const deleted = new Set(removed.results.flat());
-  const failed = [...inserted.failed, ...updated.failed, ...removed.failed];
-  const failedKeys = new Set(failed.map((f) => f.key));
-  const refused = (key: string, done: ReadonlySet<string>) => !done.has(key) && !failedKeys.has(key);
-  return {
-    created: plan.create.map(keyOf).filter((k) => created.has(k)),
-    updated: updates.map(keyOf).filter((k) => changed.has(k)),
-    deleted: plan.delete.map(keyOf).filter((k) => deleted.has(k)),
-    conflicts: [
-      ...plan.create.map(keyOf).filter((k) => refused(k, created)),
-      ...updates.map(keyOf).filter((k) => refused(k, changed)),
-      ...plan.delete.map(keyOf).filter((k) => refused(k, deleted)),
-    ],
-    failed,
-  };
+export function applyEdgeModelsPlan(trx: Knex.Transaction, plan: Plan, client: DbClient): Promise<ApplyOutcome> {
+  return applyModelPlan(trx, plan, {
+    insert: (db, batch) => insertModels(db, client, batch),
+    update: updateModels,
+    remove: (db, batch) => deleteUnusedModels(db, batch, { table: 'edge_device_models', owned: OWNED, users: 'edge_devices' }),
+  });
 }
 
 const INSERT_COLUMNS = columns({ id: 'text', name: 'text', description: 'text', external_identifier: 'text' });
@@ -92,20 +72,6 @@ async function updateModels(db: Knex.Transaction, batch: readonly DesiredRecord[
   for (const d of batch) {
     const n = await db('edge_device_models').where('id', d.key).whereRaw(OWNED).update({ name: d.fields.name });
     if (Number(n) > 0) done.push(d.key);
-  }
-  return done;
-}
-
-async function deleteUnusedModels(db: Knex.Transaction, batch: readonly CurrentRecord[]): Promise<string[]> {
-  const done: string[] = [];
-  for (const chunk of chunks(batch.map((c) => c.key), DELETE_CHUNK)) {
-    const sql =
-      `DELETE FROM edge_device_models WHERE id IN (${chunk.map(() => '?').join(', ')}) AND ${OWNED} ` +
-      'AND NOT EXISTS (SELECT 1 FROM edge_devices WHERE edge_devices.device_model_id = edge_device_models.id) RETURNING id';
-    const result = (await db.raw(sql, chunk)) as unknown;
-    // better-sqlite3 gives the rows, pg a result holding them.
-    const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as Array<{ id: unknown }>;
-    done.push(...rows.map((r) => String(r.id)));
   }
   return done;
 }
