@@ -28,6 +28,13 @@ describe('targetGroup', () => {
     expect(targetGroup('arn:aws-us-gov:iot:us-gov-west-1:123456789012:thinggroup/a:b')).toEqual({ group: 'a:b' });
   });
 
+  it('takes only a whole ARN: nothing before it, no line break inside it', () => {
+    expect(targetGroup(`x${ARN}thinggroup/gateway`)).toMatchObject({ reason: expect.stringContaining('is not a thing group ARN') });
+    expect(targetGroup(`${ARN}thinggroup/gateway\nother`)).toMatchObject({ reason: expect.stringContaining('is not a thing group ARN') });
+    expect(targetGroup(`x${ARN}thing/edge-1`)).toMatchObject({ reason: expect.stringContaining('is not a thing group ARN') });
+    expect(targetGroup('arn:aws-cn:iot:cn-north-1:123456789012:thing/edge-1')).toMatchObject({ reason: expect.stringContaining('targets a single thing') });
+  });
+
   it('says why a target is no thing group: a single thing, another resource, no target, no name', () => {
     expect(targetGroup(`${ARN}thing/edge-1`)).toEqual({ reason: `targets a single thing (${ARN}thing/edge-1), not a thing group: not an edge device model` });
     expect(targetGroup('arn:aws:greengrass:eu-west-1:123456789012:coreDevices:x')).toEqual({
@@ -54,6 +61,9 @@ describe('screenDeployment', () => {
         entry: { kind: 'skipped', key: 'd-1', reason: `not the latest deployment for its target ${ARN}thinggroup/gateway: not an edge device model` },
       });
     }
+    expect(screenDeployment(deployment({ isLatestForTarget: false, targetArn: undefined }))).toMatchObject({
+      entry: { reason: 'not the latest deployment for its target (none): not an edge device model' },
+    });
   });
 
   it('skips a deployment to a single thing with the reason', () => {

@@ -1,6 +1,6 @@
 /** The thing-types rules as a pure function of a type's facts and the time (INVENTORIES.md, thing-types). */
 import { describe, expect, it } from 'vitest';
-import { adopting, decideThingType, deviceModelProblem, keptForDevices, type ThingTypeFacts } from '../../src/commands/thing-types-mapping.js';
+import { adopting, decideThingType, DEFAULT_DEPRECATION_GRACE_MS, deviceModelProblem, keptForDevices, type ThingTypeFacts } from '../../src/commands/thing-types-mapping.js';
 
 const NOW = Date.parse('2026-11-23T12:00:00Z');
 const GRACE = 5 * 60_000;
@@ -58,6 +58,28 @@ describe('decideThingType', () => {
     expect(decideThingType(deprecatedAgo(-60_000), NOW, GRACE)).toMatchObject({ action: null });
   });
 
+  it('has a default grace period of 5 minutes (INVENTORIES.md)', () => {
+    expect(DEFAULT_DEPRECATION_GRACE_MS).toBe(300_000);
+  });
+
+  it('says how long ago a type was deprecated in the unit a person reads: s, min, h, days', () => {
+    const note = (ageMs: number) => (decideThingType(deprecatedAgo(ageMs), NOW, 0) as { note: string }).note;
+    expect(note(45_000)).toMatch(/^deprecated 45 s ago, past the 0 s grace period/);
+    expect(note(119 * 60_000)).toMatch(/^deprecated 119 min ago/);
+    expect(note(120 * 60_000)).toMatch(/^deprecated 2 h ago/);
+    expect(note(47 * 3_600_000 + 59 * 60_000)).toMatch(/^deprecated 47 h ago/);
+    expect(note(48 * 3_600_000)).toMatch(/^deprecated 2 days ago/);
+    expect(note(34 * 86_400_000)).toMatch(/^deprecated 34 days ago/);
+    expect((decideThingType(deprecatedAgo(0), NOW, 2 * 3_600_000) as { note: string }).note).toContain('within the 2 h grace period');
+  });
+
+  it('skips a live type whose edge verdict was not read, never guessing it standard', () => {
+    expect(decideThingType(type({ edge: null }), NOW, GRACE)).toEqual({
+      kind: 'entry',
+      entry: { kind: 'skipped', key: 'tt-sensor', reason: 'thing type sensor: its iotEdge tag was not read' },
+    });
+  });
+
   it('measures the grace period with the clock it is given, whatever the length', () => {
     const facts = deprecatedAgo(2 * 3_600_000);
     expect(decideThingType(facts, NOW, 3 * 3_600_000)).toMatchObject({ action: null });
@@ -106,6 +128,9 @@ describe('adopting', () => {
       ...desired,
       warnings: ['earlier', 'adopts the existing device model tt-sensor, which no command owned: thing-types sets its name and description and owns it from now on (its LoRa flag is kept)'],
     });
+  });
+  it('gives a model without warnings the one warning', () => {
+    expect(adopting(desired, new Set(['tt-sensor']))).toEqual({ ...desired, warnings: [expect.stringMatching(/^adopts the existing device model tt-sensor,/)] });
   });
   it('passes other entries through as they are', () => {
     expect(adopting(desired, new Set(['tt-other']))).toBe(desired);

@@ -23,6 +23,8 @@ describe('readListedThing', () => {
     expect(readListedThing({ thingName: 't', thingTypeName: 'sensor', version: 2, attributes: { a: '1' } })).toEqual({ name: 't', typeName: 'sensor', version: 2, attributes: { a: '1' } });
     expect(readListedThing({ thingName: 't', version: 1 })).toEqual({ name: 't', typeName: null, version: 1, attributes: {} });
     expect(readListedThing({ thingName: 't', thingTypeName: '', version: 1 })).toMatchObject({ typeName: null });
+    // An attribute that is not a string (a malformed answer) is left out, not stored as "[object Object]".
+    expect(readListedThing({ thingName: 't', version: 1, attributes: { a: '1', b: 2, c: { d: 1 } } as never })).toEqual({ name: 't', typeName: null, version: 1, attributes: { a: '1' } });
   });
 
   it('skips a thing without a name (keyless) or without a version', () => {
