@@ -26,6 +26,7 @@ export function greengrassInventory(aws: AwsConfig): Inventory {
     command: 'greengrass',
     noun: 'edge device model',
     calls,
+    versioned: false,
     nameOf: (key) => deploymentNames.get(key) ?? nameField(stored.get(key)),
     // No version column: the name is compared as a live field at a constant version.
     policy: { liveFields: EDGE_MODEL_FIELDS, secretFields: [] },

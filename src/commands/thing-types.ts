@@ -38,6 +38,7 @@ export function thingTypesInventory(aws: AwsConfig, options: ThingTypesOptions):
     command: 'thing-types',
     noun: 'device model',
     calls,
+    versioned: false,
     nameOf: (key) => typeNames.get(key) ?? nameField(stored.get(key)),
     // No version column: name and description are compared as live fields at a constant version.
     policy: { liveFields: DEVICE_MODEL_FIELDS, secretFields: [] },

@@ -21,6 +21,11 @@ export interface Inventory {
    * null. The diff table shows `name (key)`; `--json` and the run log keep the key alone.
    */
   nameOf?(key: string): string | null;
+  /**
+   * False for rows without a version of their own (device models: the pass compares them at a
+   * constant one), so the diff table does not show that constant as if it were a version.
+   */
+  readonly versioned?: boolean;
   readonly policy: Omit<PlanPolicy, 'massDelete'>;
   readonly calls: ApiCallCounter;
   /**

@@ -135,9 +135,10 @@ export function renderTable(result: PassResult, opts: TableOptions): string {
     const row = (marker: string, key: string, text: string, paint: (s: string) => string) => rows.push({ marker, key: shownKey(key), text, paint });
     // Members of a set (gateway ids) have no fields and no version: they are added and removed.
     const member = (fields: object) => Object.keys(fields).length === 0;
-    for (const d of plan.create) row('+', d.key, member(d.fields) ? 'add' : `create (version ${d.version})`, c.green);
+    const versioned = result.versioned !== false;
+    for (const d of plan.create) row('+', d.key, member(d.fields) ? 'add' : versioned ? `create (version ${d.version})` : 'create', c.green);
     for (const u of plan.update) row('~', u.desired.key, describeChanges(u.changes), (s) => s);
-    for (const d of plan.delete) row('-', d.key, member(d.fields) ? 'remove' : `delete (stored version ${d.version})`, c.red);
+    for (const d of plan.delete) row('-', d.key, member(d.fields) ? 'remove' : versioned ? `delete (stored version ${d.version})` : 'delete', c.red);
     for (const a of result.actions) row(ACTION_MARKER, a.action.ref, describeAction(a, result.dryRun), a.outcome.status === 'failed' ? c.red : c.magenta);
     for (const s of plan.skipped) row('!', s.key, `skipped: ${s.reason}`, c.dim);
     for (const w of plan.warnings) row('?', w.key, `warning: ${w.message}`, c.yellow);

@@ -39,6 +39,8 @@ export interface PassResult {
   readonly quota: { readonly throttled: number; readonly waitMs: number };
   readonly error: string | null;
   readonly noun: string;
+  /** False when rows have no version of their own (the inventory's `versioned`): the table shows none. */
+  readonly versioned?: boolean;
   /** The inventory's `nameOf`, for the diff table. */
   readonly nameOf?: (key: string) => string | null;
   readonly peakRssBytes: number;
@@ -70,7 +72,7 @@ export async function runPass(
 ): Promise<PassResult> {
   const startedAt = new Date();
   const nameOf = inventory.nameOf ? (key: string) => inventory.nameOf!(key) : undefined;
-  const base = { command: config.command, dryRun: config.dryRun, startedAt, noun: inventory.noun, ...(nameOf ? { nameOf } : {}) };
+  const base = { command: config.command, dryRun: config.dryRun, startedAt, noun: inventory.noun, versioned: inventory.versioned !== false, ...(nameOf ? { nameOf } : {}) };
   const finish = (fields: Partial<PassResult> & Pick<PassResult, 'status' | 'exitCode'>): PassResult => ({
     ...base,
     runId: null,

@@ -222,9 +222,9 @@ describe.each(BACKENDS)('greengrass end to end on %s', (backend) => {
     expect(changes(doc, 'delete')).toEqual(['d-gone']);
     const table = await run(['--dry-run']);
     // The table names a model by its deployment's name, the id beside it; one without a name by its id.
-    expect(table.stdout).toMatch(/│ \+ │ gateway-fleet \(d-gw\)\s+│ create/);
-    expect(table.stdout).toMatch(/│ \+ │ d-cam\s+│ create/);
-    expect(table.stdout).toMatch(/│ - │ gone \(d-gone\)\s+│ delete/);
+    expect(table.stdout).toMatch(/│ \+ │ gateway-fleet \(d-gw\)\s+│ create\s+│/);
+    expect(table.stdout).toMatch(/│ \+ │ d-cam\s+│ create\s+│/);
+    expect(table.stdout).toMatch(/│ - │ gone \(d-gone\)\s+│ delete\s+│/);
     expect(table.stdout).toContain('Dry run: nothing was changed.');
     expect(await models()).toEqual([{ id: 'd-gone', name: 'gone', description: null, external_identifier: 'd-gone' }]);
     expect(Number((await db.knex()('sync_runs').count({ n: '*' }))[0]!.n)).toBe(0);
