@@ -124,3 +124,38 @@ export async function benchAws(): Promise<Check[]> {
   }
   return checks;
 }
+
+/** Things of the pass under AWS's published rates: DescribeThing (350 a second) bounds it. */
+const QUOTA_THINGS = Number(process.env.BENCH_QUOTA_THINGS ?? 5_000);
+const DESCRIBE_THING_PER_S = 350;
+
+/**
+ * A first `things` pass against the emulator enforcing AWS's published per-API rates (`--quota aws`),
+ * on SQLite: how close the client's pacing gets to the rate that bounds it. Target: within twice
+ * the time DescribeThing's rate alone takes (a pacer that over-reacts to a burst of 429s took seven
+ * times it).
+ */
+export async function benchAwsQuota(): Promise<Check[]> {
+  const edge = Math.round(QUOTA_THINGS / 10);
+  console.log(`\nthings under AWS's published rates: ${QUOTA_THINGS.toLocaleString('en-US')} things, DescribeThing at ${DESCRIBE_THING_PER_S}/s`);
+  const db = await scratchDatabase('sqlite');
+  const locks = scratchDir();
+  const emulator = await startAwsEmulator({ fixture: generateAwsFleet({ things: QUOTA_THINGS, thingTypes: TYPES, edge }), quota: 'aws' });
+  try {
+    await seed(db.url, emulator.fixture());
+    const { seconds, doc } = await runPass('things', ['--db', db.url, '--lock-dir', locks.path], emulator.env());
+    const floor = QUOTA_THINGS / DESCRIBE_THING_PER_S;
+    const throttled = doc.quota.throttledRequests as number;
+    console.log(
+      `things         sqlite   1 create under quota ${seconds.toFixed(2)} s (DescribeThing's rate alone: ${floor.toFixed(1)} s)  API calls ${doc.apiCalls.total}  throttled ${throttled}  status ${doc.status}`,
+    );
+    return [
+      [`things under AWS's rates: pass 1 ${seconds.toFixed(2)} s <= 2 x ${floor.toFixed(1)} s`, seconds <= 2 * floor],
+      [`things under AWS's rates: every thing created (${doc.summary.create} of ${QUOTA_THINGS})`, doc.summary.create === QUOTA_THINGS],
+    ];
+  } finally {
+    await emulator.close();
+    await db.drop();
+    locks.remove();
+  }
+}

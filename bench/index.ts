@@ -1,8 +1,8 @@
 /**
  * `npm run bench`: every benchmark, then the targets of the issues with ok / MISS. Exits 1 on a miss.
- * BENCH_ONLY=devices|azure|quota|aws|aws-client runs one; BENCH_BACKENDS=sqlite,postgres picks the databases.
+ * BENCH_ONLY=devices|azure|quota|aws|aws-quota|aws-client runs one; BENCH_BACKENDS=sqlite,postgres picks the databases.
  */
-import { benchAws } from './aws.js';
+import { benchAws, benchAwsQuota } from './aws.js';
 import { benchAwsClient } from './aws-client.js';
 import { benchAzure } from './azure.js';
 import { benchDevices } from './devices.js';
@@ -15,6 +15,7 @@ if (!only || only === 'devices') checks.push(...(await benchDevices()));
 if (!only || only === 'azure') checks.push(...(await benchAzure()));
 if (!only || only === 'quota') checks.push(...(await benchQuota()));
 if (!only || only === 'aws') checks.push(...(await benchAws()));
+if (!only || only === 'aws' || only === 'aws-quota') checks.push(...(await benchAwsQuota()));
 if (!only || only === 'aws-client') checks.push(...(await benchAwsClient()));
 console.log('');
 for (const [text, ok] of checks) console.log(`${ok ? 'ok  ' : 'MISS'} ${text}`);

@@ -147,7 +147,7 @@ export function buildProgram(setExitCode: (code: number) => void, logFormat: Log
         .description(description)
         .option('--max-retries <n>', 'retries of a throttled or failed request before the pass gives up on it', '5')
         .option('--request-timeout <duration>', 'longest one request may take (500ms, 30s, 2m)', DEFAULT_REQUEST_TIMEOUT)
-        .option('--rate <n/unit>', "pace requests, e.g. 10/s, leaving the rest of the account's quota to others")
+        .option('--rate <n/unit>', "pace each AWS operation, e.g. 10/s, leaving the rest of its quota to others (AWS meters each API on its own)")
         .addHelpText('after', `${AWS_ENVIRONMENT_HELP}\nExamples:\n${examples.map((e) => `  ${e}`).join('\n')}`),
     );
 

@@ -189,11 +189,17 @@ export function renderTable(result: PassResult, opts: TableOptions): string {
       result.dryRun
         ? c.dim('Dry run: nothing was changed.')
         : c.dim(
-            `${hasChanges(plan) ? 'Applied' : 'Done'} in ${seconds}s (run ${result.runId ?? '-'}, ${plural(totalCalls(result), 'API call')}).`,
+            `${hasChanges(plan) ? 'Applied' : 'Done'} in ${seconds}s (run ${result.runId ?? '-'}, ${plural(totalCalls(result), 'API call')}${quotaNote(result)}).`,
           ),
     );
   }
   return lines.join('\n');
+}
+
+/** `; 339 throttled, 100.8 s waited on the quota` when the provider throttled the pass. */
+function quotaNote(result: PassResult): string {
+  if (result.quota.throttled === 0) return '';
+  return `; ${result.quota.throttled.toLocaleString('en-US')} throttled, ${(result.quota.waitMs / 1000).toFixed(1)} s waited on the quota`;
 }
 
 function summaryLine(result: PassResult, c: ChalkInstance): string {

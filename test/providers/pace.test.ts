@@ -42,6 +42,27 @@ describe('Pacer', () => {
     expect(waits.map(Math.round)).toEqual([0, 1_108, 2_216]);
   });
 
+  it('cuts the rate once for a burst: 429s to requests sent before the cut or within a second after it', async () => {
+    const { clock, advance } = manualClock();
+    const pacer = new Pacer(parseRate('100/s'), clock);
+    const start = clock.now();
+    const gap = pacer.currentGapMs!;
+    // Eight requests in flight together, all refused: one cut.
+    for (let i = 0; i < 8; i++) pacer.throttled(start);
+    expect(pacer.currentGapMs).toBeCloseTo(2 * gap, 6);
+    // Sent 999 ms after the cut: the window the burst filled, not the new rate. Still one cut.
+    advance(999);
+    pacer.throttled(clock.now());
+    expect(pacer.currentGapMs).toBeCloseTo(2 * gap, 6);
+    // Sent a second after the cut: a 429 to the new rate, which halves it again.
+    advance(1);
+    pacer.throttled(clock.now());
+    expect(pacer.currentGapMs).toBeCloseTo(4 * gap, 6);
+    // Without the send time (IoT Hub's serial pages), every 429 cuts, as before.
+    pacer.throttled();
+    expect(pacer.currentGapMs).toBeCloseTo(8 * gap, 6);
+  });
+
   it('halves the rate on a 429 and creeps back up on success, never past the rate asked for', async () => {
     const { clock } = manualClock();
     const pacer = new Pacer(parseRate('9.5/s'), clock);

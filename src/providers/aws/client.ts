@@ -56,7 +56,7 @@ interface RequestOptions<T> {
 /**
  * The AWS IoT Core, IoT data plane and Greengrass V2 calls of the AWS inventories, over the real SDK
  * clients. One instance per pass: every request is counted under its SDK operation name in the
- * pass's counter, paced by one pacer, retried here (the SDK's own retries are off, so the counts and
+ * pass's counter, paced per operation, retried here (the SDK's own retries are off, so the counts and
  * the retry budget are ours), bounded by --request-timeout, and its failure mapped to a
  * ProviderError whose kind gives the exit code. Per-type answers are cached for the pass.
  */
@@ -66,7 +66,11 @@ export class AwsIot {
   private dataPlaneClient: Promise<IoTDataPlaneClient> | null = null;
   private readonly clock: Clock;
   private readonly random: () => number;
-  private readonly pacer: Pacer;
+  /**
+   * A pacer per operation: AWS meters each API on its own (DescribeThing 350/s, ListThings 10/s...),
+   * so a throttled ListTagsForResource must not slow DescribeThing. --rate bounds each operation.
+   */
+  private readonly pacers = new Map<string, Pacer>();
   private readyCheck: Promise<void> | null = null;
   private region: string | undefined;
   private readonly types = new Map<string, Promise<DescribeThingTypeCommandOutput>>();
@@ -81,8 +85,6 @@ export class AwsIot {
   ) {
     this.clock = deps.clock ?? scaledClock(config.timeScale, REAL_CLOCK);
     this.random = deps.random ?? Math.random;
-    // One pacer for the pass: every request shares the quota, and one throttle slows them all.
-    this.pacer = new Pacer(config.rate, this.clock);
     this.region = config.region;
     // Region, credentials and endpoints come from the SDK's own chain (AWS_REGION, AWS_PROFILE, the
     // AWS_ENDPOINT_URL_* variables...). maxAttempts 1: no retry behind our back.
@@ -271,6 +273,15 @@ export class AwsIot {
     };
   }
 
+  private pacerOf(operation: string): Pacer {
+    let pacer = this.pacers.get(operation);
+    if (!pacer) {
+      pacer = new Pacer(this.config.rate, this.clock);
+      this.pacers.set(operation, pacer);
+    }
+    return pacer;
+  }
+
   /**
    * One call, retried while it fails in a way a later attempt may not (throttling, 5xx, the network,
    * a timeout), at most --max-retries times, waiting what the service asked (Retry-After) or an
@@ -279,13 +290,15 @@ export class AwsIot {
   private async request<T>(service: Service, operation: string, send: () => Promise<T>, options: RequestOptions<T> = {}): Promise<T> {
     await this.ready();
     for (let attempt = 0; ; attempt++) {
-      this.calls.quota.waitMs += await this.pacer.acquire();
+      const pacer = this.pacerOf(operation);
+      this.calls.quota.waitMs += await pacer.acquire();
+      const sentAt = this.clock.now();
       this.calls.add(operation);
       let failure: AwsFailure;
       try {
         // Bounded by --request-timeout in the clients' HTTP handler (http.ts): a request past it fails as a TimeoutError.
         const result = await send();
-        this.pacer.succeeded();
+        pacer.succeeded();
         return result;
       } catch (error) {
         failure = classifyAwsError(error, false, this.clock.now());
@@ -293,11 +306,15 @@ export class AwsIot {
       if (failure.kind === 'not-found' && options.notFound) return options.notFound();
       if (failure.throttled) {
         this.calls.quota.throttled++;
-        this.pacer.throttled();
+        pacer.throttled(sentAt);
       }
       if (!failure.retryable || attempt >= this.config.maxRetries) throw this.toError(service, operation, failure, attempt + 1, options.what);
       const waitMs = failure.retryAfterMs ?? backoffMs(attempt, { ...DEFAULT_RETRY, maxRetries: this.config.maxRetries }, this.random);
-      this.log.warn(`AWS ${operation}${options.what ? ` (${options.what})` : ''}: ${this.describe(service, failure)}; retry ${attempt + 1} of ${this.config.maxRetries} in ${waitMs} ms`);
+      const message = `AWS ${operation}${options.what ? ` (${options.what})` : ''}: ${this.describe(service, failure)}; retry ${attempt + 1} of ${this.config.maxRetries} in ${waitMs} ms`;
+      // Throttling is the quota at work, not a fault: with requests in flight the pacer probes the
+      // rate and some 429s are expected. Their count and the time waited end the table's last line.
+      if (failure.throttled) this.log.debug(message);
+      else this.log.warn(message);
       await this.clock.sleep(waitMs);
       if (failure.throttled) this.calls.quota.waitMs += waitMs;
     }
