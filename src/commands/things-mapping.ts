@@ -2,7 +2,8 @@ import type { EdgeVerdict } from '../providers/aws/edge.js';
 import type { RemoteEntry, Scalar } from '../reconcile/index.js';
 import type { ThingTable } from '../store/aws-things.js';
 import { canonicalTags } from '../store/entity.js';
-import type { ModelCatalog, NamedModel, ThingFact } from '../store/thing-facts.js';
+import type { ModelCatalog, NamedModel } from '../store/models.js';
+import type { ThingFact } from '../store/thing-facts.js';
 
 /**
  * The `things` mapping (INVENTORIES.md, AWS, things), pure: what one listed thing becomes, given

@@ -7,7 +7,8 @@ import type { CurrentRecord, RemoteEntry } from '../reconcile/index.js';
 import type { Inventory, RemoteContext } from '../run/inventory.js';
 import type { Logger } from '../run/log.js';
 import { applyThingsPlan, loadCurrentThings, THING_LIVE_FIELDS, thingValidator } from '../store/aws-things.js';
-import { deleteThingFacts, loadModelCatalog, loadThingFacts, writeThingFacts, type ModelCatalog, type ThingFact } from '../store/thing-facts.js';
+import { loadModelCatalog, type ModelCatalog } from '../store/models.js';
+import { deleteThingFacts, loadThingFacts, writeThingFacts, type ThingFact } from '../store/thing-facts.js';
 import { awsClient } from './aws-source.js';
 import { callsNeeded, placeThing, readListedThing, thingEntry, typeProblem, type ListedThing, type RawThing } from './things-mapping.js';
 

@@ -71,7 +71,7 @@ export async function runPass(
   interruption: Interruption = NO_INTERRUPTION,
 ): Promise<PassResult> {
   const startedAt = new Date();
-  const nameOf = inventory.nameOf ? (key: string) => inventory.nameOf!(key) : undefined;
+  const nameOf = inventory.nameOf?.bind(inventory);
   const base = { command: config.command, dryRun: config.dryRun, startedAt, noun: inventory.noun, versioned: inventory.versioned !== false, ...(nameOf ? { nameOf } : {}) };
   const finish = (fields: Partial<PassResult> & Pick<PassResult, 'status' | 'exitCode'>): PassResult => ({
     ...base,

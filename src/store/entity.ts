@@ -200,15 +200,9 @@ export async function applyEntityPlan(trx: Knex.Transaction, client: DbClient, s
   const where = spec.owner ? ownedCondition(spec.owner, spec.table) : undefined;
   const write = () => writeIsolated(trx, writes, keyOf, (db, batch) => writeBatch(db, client, spec, batch, stored, childOnly), describe);
   const remove = () => writeIsolated(trx, plan.delete, keyOf, (db, batch) => deleteRows(db, client, spec.table, batch, { checkVersion: true, where }), describe);
-  let written: Awaited<ReturnType<typeof write>>;
-  let removed: Awaited<ReturnType<typeof remove>>;
-  if (spec.deletesFirst) {
-    removed = await remove();
-    written = await write();
-  } else {
-    written = await write();
-    removed = await remove();
-  }
+  let removed = spec.deletesFirst ? await remove() : null;
+  const written = await write();
+  removed ??= await remove();
 
   const writtenKeys = new Set(written.results.flat());
   const deletedKeys = new Set(removed.results.flat());

@@ -60,3 +60,33 @@ export async function upsertEdgeDeviceModels(db: Knex, models: readonly EdgeDevi
     .merge();
   return models.length;
 }
+
+/** A portal model a thing type name can point to. */
+export interface NamedModel {
+  readonly id: string;
+  /** Set on device models `thing-types` wrote: the type they were made from. */
+  readonly thingTypeName: string | null;
+}
+
+/** The portal's device models and edge device models by name: what `things` matches a thing's type name against. */
+export interface ModelCatalog {
+  readonly deviceModels: ReadonlyMap<string, readonly NamedModel[]>;
+  readonly edgeModels: ReadonlyMap<string, readonly NamedModel[]>;
+}
+
+export async function loadModelCatalog(db: Knex): Promise<ModelCatalog> {
+  const byName = (rows: Array<Record<string, unknown>>, typeColumn: string | null) => {
+    const out = new Map<string, NamedModel[]>();
+    for (const r of rows) {
+      const name = String(r.name);
+      const model = { id: String(r.id), thingTypeName: typeColumn && r[typeColumn] != null ? String(r[typeColumn]) : null };
+      const list = out.get(name);
+      if (list) list.push(model);
+      else out.set(name, [model]);
+    }
+    return out;
+  };
+  const deviceModels: Array<Record<string, unknown>> = await db('device_models').select('id', 'name', 'thing_type_name').orderBy('id');
+  const edgeModels: Array<Record<string, unknown>> = await db('edge_device_models').select('id', 'name').orderBy('id');
+  return { deviceModels: byName(deviceModels, 'thing_type_name'), edgeModels: byName(edgeModels, null) };
+}

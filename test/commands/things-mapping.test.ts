@@ -8,7 +8,8 @@ import {
   typeProblem,
   type ListedThing,
 } from '../../src/commands/things-mapping.js';
-import type { ModelCatalog, ThingFact } from '../../src/store/thing-facts.js';
+import type { ModelCatalog } from '../../src/store/models.js';
+import type { ThingFact } from '../../src/store/thing-facts.js';
 
 const catalog = (device: Record<string, Array<[string, string | null]>>, edge: Record<string, string[]> = {}): ModelCatalog => ({
   deviceModels: new Map(Object.entries(device).map(([name, ms]) => [name, ms.map(([id, thingTypeName]) => ({ id, thingTypeName }))])),

@@ -139,18 +139,18 @@ describe('classifyAwsError', () => {
 
   it('tells auth failures apart, without quoting the message (it may carry a key id)', () => {
     for (const name of ['AccessDeniedException', 'UnauthorizedException', 'UnrecognizedClientException', 'InvalidSignatureException']) {
-      const failure = classifyAwsError(sdkError(name, 403, 'The key AKIAEXAMPLE0000000000 is not valid'), false, 0);
+      const failure = classifyAwsError(sdkError(name, 403, 'The key AKIAEXAMPLE0000000000 is not valid'), 0);
       expect(failure).toMatchObject({ kind: 'auth', retryable: false, detail: `${name} (HTTP 403)` });
     }
-    expect(classifyAwsError(sdkError('SomethingElse', 401), false, 0).kind).toBe('auth');
+    expect(classifyAwsError(sdkError('SomethingElse', 401), 0).kind).toBe('auth');
   });
 
   it('takes throttling, 429 and 503 as throttled and retryable, with the Retry-After asked', () => {
-    const t = classifyAwsError(sdkError('ThrottlingException', 400, 'Rate exceeded', { 'retry-after': '3' }), false, 0);
+    const t = classifyAwsError(sdkError('ThrottlingException', 400, 'Rate exceeded', { 'retry-after': '3' }), 0);
     expect(t).toMatchObject({ kind: 'throttled', throttled: true, retryable: true, retryAfterMs: 3000, detail: 'ThrottlingException (HTTP 400): Rate exceeded' });
-    expect(classifyAwsError(sdkError('TooManyRequestsException', 429), false, 0)).toMatchObject({ throttled: true, retryAfterMs: null });
+    expect(classifyAwsError(sdkError('TooManyRequestsException', 429), 0)).toMatchObject({ throttled: true, retryAfterMs: null });
     // A 503 whose body the SDK could not parse (an HTML page): the status says enough.
-    expect(classifyAwsError(sdkError('SyntaxError', 503, "Unexpected token '<'"), false, 0)).toMatchObject({
+    expect(classifyAwsError(sdkError('SyntaxError', 503, "Unexpected token '<'"), 0)).toMatchObject({
       kind: 'throttled',
       retryable: true,
       detail: 'throttled (HTTP 503)',
@@ -158,22 +158,22 @@ describe('classifyAwsError', () => {
   });
 
   it('retries 5xx, not other 4xx; 404 is not-found', () => {
-    expect(classifyAwsError(sdkError('InternalFailureException', 500, 'oops'), false, 0)).toMatchObject({ kind: 'server', retryable: true });
-    expect(classifyAwsError(sdkError('SyntaxError', 502, '<html>'), false, 0)).toMatchObject({ kind: 'server', retryable: true, detail: 'failed (HTTP 502)' });
-    expect(classifyAwsError(sdkError('SyntaxError', 501, 'nope'), false, 0)).toMatchObject({ kind: 'server', retryable: false });
-    expect(classifyAwsError(sdkError('InvalidRequestException', 400, 'bad'), false, 0)).toMatchObject({ kind: 'bad-request', retryable: false });
-    expect(classifyAwsError(sdkError('ResourceNotFoundException', 404, 'none'), false, 0)).toMatchObject({ kind: 'not-found', retryable: false });
+    expect(classifyAwsError(sdkError('InternalFailureException', 500, 'oops'), 0)).toMatchObject({ kind: 'server', retryable: true });
+    expect(classifyAwsError(sdkError('SyntaxError', 502, '<html>'), 0)).toMatchObject({ kind: 'server', retryable: true, detail: 'failed (HTTP 502)' });
+    expect(classifyAwsError(sdkError('SyntaxError', 501, 'nope'), 0)).toMatchObject({ kind: 'server', retryable: false });
+    expect(classifyAwsError(sdkError('InvalidRequestException', 400, 'bad'), 0)).toMatchObject({ kind: 'bad-request', retryable: false });
+    expect(classifyAwsError(sdkError('ResourceNotFoundException', 404, 'none'), 0)).toMatchObject({ kind: 'not-found', retryable: false });
   });
 
   it('takes connection failures as unreachable and an aborted request as a timeout', () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED', $metadata: { attempts: 1 } });
-    expect(classifyAwsError(refused, false, 0)).toMatchObject({ kind: 'unreachable', retryable: true, detail: 'unreachable (ECONNREFUSED)' });
-    expect(classifyAwsError(Object.assign(new Error('getaddrinfo'), { code: 'ENOTFOUND' }), false, 0).kind).toBe('unreachable');
-    expect(classifyAwsError(Object.assign(new Error('Request aborted'), { name: 'AbortError' }), true, 0)).toMatchObject({ kind: 'timeout', retryable: true });
+    expect(classifyAwsError(refused, 0)).toMatchObject({ kind: 'unreachable', retryable: true, detail: 'unreachable (ECONNREFUSED)' });
+    expect(classifyAwsError(Object.assign(new Error('getaddrinfo'), { code: 'ENOTFOUND' }), 0).kind).toBe('unreachable');
+    expect(classifyAwsError(Object.assign(new Error('Request aborted'), { name: 'AbortError' }), 0)).toMatchObject({ kind: 'timeout', retryable: true });
   });
 
   it('cuts a long service message to one short line', () => {
-    const failure = classifyAwsError(sdkError('InvalidRequestException', 400, 'x\n'.repeat(500)), false, 0);
+    const failure = classifyAwsError(sdkError('InvalidRequestException', 400, 'x\n'.repeat(500)), 0);
     expect(failure.detail.length).toBeLessThan(260);
     expect(failure.detail).not.toContain('\n');
   });

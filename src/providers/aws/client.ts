@@ -25,7 +25,8 @@ import { ApiCallCounter, ProviderError } from '../errors.js';
 import { Pacer } from '../pace.js';
 import { backoffMs, DEFAULT_RETRY, REAL_CLOCK, scaledClock, type Clock } from '../retry.js';
 import { edgeVerdictOf, type EdgeVerdict } from './edge.js';
-import { boundedHttpHandler, leanSdkClient } from './http.js';
+import { boundedHttpHandler } from './http.js';
+import { leanSdkClient } from './sdk-stack.js';
 import { classifyAwsError, isMissingCredentials, type AwsFailure } from './errors.js';
 import { awsPages } from './paging.js';
 
@@ -301,7 +302,7 @@ export class AwsIot {
         pacer.succeeded();
         return result;
       } catch (error) {
-        failure = classifyAwsError(error, false, this.clock.now());
+        failure = classifyAwsError(error, this.clock.now());
       }
       if (failure.kind === 'not-found' && options.notFound) return options.notFound();
       if (failure.throttled) {

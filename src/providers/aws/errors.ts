@@ -68,13 +68,13 @@ interface SdkError {
 }
 
 /**
- * Classifies what an SDK call threw. `timedOut`: our own per-request timer aborted it. Auth failures
- * never quote the service's message: it may carry an access key id.
+ * Classifies what an SDK call threw (a request past --request-timeout fails in the HTTP handler as a
+ * TimeoutError). Auth failures never quote the service's message: it may carry an access key id.
  */
-export function classifyAwsError(error: unknown, timedOut: boolean, now: number): AwsFailure {
+export function classifyAwsError(error: unknown, now: number): AwsFailure {
   const e = (error ?? {}) as SdkError;
   const base = { throttled: false, status: undefined, retryAfterMs: null };
-  if (timedOut || e.name === 'TimeoutError' || e.name === 'AbortError') {
+  if (e.name === 'TimeoutError' || e.name === 'AbortError') {
     return { ...base, kind: 'timeout', retryable: true, detail: 'timed out' };
   }
   const code = networkErrorCode(error);
