@@ -1,17 +1,15 @@
 import type { Knex } from 'knex';
-import { existsSync } from 'node:fs';
 import { ProviderError } from '../providers/errors.js';
 import { hasChanges, Planner, summarize, type Plan, type PlanSummary, type RemoteAction, type RemoteEntry } from '../reconcile/index.js';
-import { copyableDbUrl, describeDbError, openKnex } from '../store/db.js';
-import { migrateLatest, pendingMigrations } from '../store/migrate.js';
+import { describeDbError } from '../store/db.js';
 import { completeRun, pruneEvents, recordRun, type RunEvent, type RunStatus } from '../store/runlog.js';
 import type { ApplyOutcome } from '../store/types.js';
 import type { PassConfig } from '../config.js';
 import { EXIT, type PassStatus } from './exit.js';
 import { exitCodeOf } from './exit-code.js';
 import type { Inventory } from './inventory.js';
-import { LockHeldError, type HeldLock } from './lock.js';
-import { acquirePassLock } from './pass-lock.js';
+import type { HeldLock } from './lock.js';
+import { JobFailure, runJob } from './job.js';
 import type { Logger } from './log.js';
 import { changeEvents } from './change-events.js';
 import { formatDuration } from '../duration.js';
@@ -48,18 +46,6 @@ export interface PassResult {
 
 const EMPTY_SUMMARY: PlanSummary = { create: 0, update: 0, delete: 0, unchanged: 0, skipped: 0, failed: 0 };
 
-/** A failure that ends the pass before anything is applied, with the exit code it maps to. */
-class PassFailure extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number,
-    /** False when the database itself failed: trying to log the run there would only wait again. */
-    readonly recordable = true,
-  ) {
-    super(message);
-  }
-}
-
 /**
  * One reconcile pass, the same for every inventory: lock, migrate, list, plan, apply in one
  * transaction, record the run. Never throws for expected failures: they become the result's status.
@@ -89,64 +75,13 @@ export async function runPass(
     ...fields,
   });
 
-  let lock: HeldLock;
-  try {
-    lock = await acquirePassLock({ command: config.command, db: config.db, kind: config.lock, lockDir: config.lockDir, staleMs: config.lockStaleMs });
-  } catch (error) {
-    if (error instanceof LockHeldError) return finish({ status: 'locked', exitCode: EXIT.locked, error: error.message });
-    const message = `cannot take the lock of ${config.command} on ${config.db.display}: ${describeDbError(config.db, error)}`;
-    const mapped = exitCodeOf(error);
-    const exitCode = mapped !== EXIT.failed ? mapped : config.lock === 'postgres' ? EXIT.unavailable : EXIT.config;
-    return finish({ status: 'failed', exitCode, error: message });
-  }
-
-  const target = config.db;
-  if (config.dryRun && target.client === 'sqlite' && target.filename !== ':memory:' && !existsSync(target.filename!)) {
-    await lock.release().catch(() => undefined);
-    const error = `${target.display} does not exist, and a dry run creates nothing: run \`portal-sync migrate --db ${copyableDbUrl(target)}\` first`;
-    return finish({ status: 'failed', exitCode: EXIT.config, error });
-  }
-  let db: Knex;
-  try {
-    // A dry run writes no byte: not the schema, not the journal mode of an existing (even empty) file.
-    db = openKnex(target, config.dryRun ? { createFolder: false, readOnly: true } : {});
-  } catch (error) {
-    // The SQLite file's folder cannot be made (a typo, /proc, no permission): nothing to record in.
-    await lock.release().catch(() => undefined);
-    return finish({ status: 'failed', exitCode: exitCodeOf(error), error: `cannot open ${target.display}: ${describeDbError(target, error)}` });
-  }
-  try {
-    try {
-      if (config.dryRun) {
-        const pending = await pendingMigrations(db);
-        if (pending.length > 0) {
-          const message = `${target.display} has migrations to apply (${pending.join(', ')}), and a dry run changes nothing: run \`portal-sync migrate --db ${copyableDbUrl(target)}\` first`;
-          throw new PassFailure(message, EXIT.config);
-        }
-      } else {
-        await migrateLatest(db);
-      }
-    } catch (error) {
-      if (error instanceof PassFailure) throw error;
-      const exitCode = exitCodeOf(error);
-      throw new PassFailure(`cannot prepare the database ${target.display}: ${describeDbError(target, error)}`, exitCode, exitCode !== EXIT.unavailable);
-    }
-    return await reconcile(inventory, config, log, db, lock, startedAt, finish, interruption);
-  } catch (error) {
-    if (error instanceof InterruptedError) {
-      // Rolled back: record the run as interrupted where the database answers, then exit 130/143.
-      const runId = config.dryRun ? null : await recordFailedRun(db, config, startedAt, error.exitCode, error.message, log, 'interrupted');
-      return finish({ status: 'interrupted', exitCode: error.exitCode, error: error.message, runId });
-    }
-    const exitCode = error instanceof PassFailure ? error.exitCode : EXIT.failed;
-    const message = error instanceof Error ? describeDbError(config.db, error) : String(error);
-    const recordable = !config.dryRun && !(error instanceof PassFailure && !error.recordable);
-    const runId = recordable ? await recordFailedRun(db, config, startedAt, exitCode, message, log) : null;
-    return finish({ status: 'failed', exitCode, error: message, runId });
-  } finally {
-    await db.destroy().catch(() => undefined);
-    await lock.release().catch(() => undefined);
-  }
+  return runJob(
+    config,
+    log,
+    startedAt,
+    ({ db, lock }) => reconcile(inventory, config, log, db, lock, startedAt, finish, interruption),
+    (end) => finish(end),
+  );
 }
 
 async function reconcile(
@@ -168,7 +103,7 @@ async function reconcile(
   const { listing, pages, actions: plannedActions } = await fetchRemote(inventory, db, log, config.progress, planner, interruption, maxDuration, current.size);
   checkInterrupted(interruption);
   if (!listing.complete && pages === 0) {
-    throw new PassFailure(listing.reason, exitCodeOf(listing.error));
+    throw new JobFailure(listing.reason, exitCodeOf(listing.error));
   }
   const plan = planner.finish(listing.complete ? { complete: true } : listing, plannedActions);
   const listingError = listing.complete ? null : listing.reason;
@@ -433,25 +368,4 @@ function runRecord(
     summary: { ...summary, apiCalls: inventory.calls.toJSON() },
     error,
   };
-}
-
-async function recordFailedRun(
-  db: Knex,
-  config: PassConfig,
-  startedAt: Date,
-  exitCode: number,
-  message: string,
-  log: Logger,
-  status: RunStatus = 'failed',
-): Promise<number | null> {
-  try {
-    return await recordRun(
-      db,
-      { command: config.command, status, dryRun: false, startedAt, finishedAt: new Date(), exitCode, summary: null, error: message },
-      [{ level: 'error', type: status === 'failed' ? 'error' : status, ref: null, message }],
-    );
-  } catch (error) {
-    log.debug(`could not record the failed run: ${describeDbError(config.db, error)}`);
-    return null;
-  }
 }
