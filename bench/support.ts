@@ -28,10 +28,13 @@ export interface PassFigures {
 
 export type Check = [text: string, ok: boolean];
 
+/** Node options for the CLI's process only, e.g. `BENCH_NODE_ARGS=--cpu-prof` to profile a pass (NODE_OPTIONS refuses it). */
+const CLI_NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+
 /** Runs one pass of `command` as cron would, with --json; the bench clock includes process start. */
 export function runPass(command: string, args: string[], env: Record<string, string>): Promise<{ seconds: number; doc: any }> {
   const started = process.hrtime.bigint();
-  const child = spawn(process.execPath, [CLI, command, '--json', '--no-progress', ...args], {
+  const child = spawn(process.execPath, [...CLI_NODE_ARGS, CLI, command, '--json', '--no-progress', ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
