@@ -46,8 +46,9 @@ describe('AWS generator', () => {
     expect(f.thingGroups).toEqual(edgeTypes.map((name) => expect.objectContaining({ name, queryString: `thingTypeName:${name}` })));
     expect(f.deployments).toHaveLength(5);
     const latest = f.deployments.filter((d) => d.isLatestForTarget);
+    // Every second group's latest deployment failed (the failed-deployment gauge has a value).
     expect(latest.map((d) => [d.id, d.name, d.targetArn, d.status])).toEqual([
-      ['dep-000004', 'edge-type-02', 'arn:aws:iot:eu-west-1:123456789012:thinggroup/edge-type-02', 'ACTIVE'],
+      ['dep-000004', 'edge-type-02', 'arn:aws:iot:eu-west-1:123456789012:thinggroup/edge-type-02', 'FAILED'],
       ['dep-000005', 'edge-type-01', 'arn:aws:iot:eu-west-1:123456789012:thinggroup/edge-type-01', 'ACTIVE'],
     ]);
     expect(f.deployments.filter((d) => !d.isLatestForTarget).every((d) => d.status === 'INACTIVE')).toBe(true);

@@ -9,11 +9,13 @@
  *   "thingTypes": [{ "name": "sensor", "id": "tt-sensor", "description": "...", "tags": { "iotEdge": "false" },
  *                    "deprecated": false, "deprecationDate": "2026-11-23T10:00:00Z", "creationDate": "2026-01-01T00:00:00Z",
  *                    "searchableAttributes": ["site"] }],
- *   "things": [{ "name": "thing-1", "id": "...", "type": "sensor", "version": 3, "attributes": { "site": "Lyon" }, "shadow": true }],
+ *   "things": [{ "name": "thing-1", "id": "...", "type": "sensor", "version": 3, "attributes": { "site": "Lyon" }, "shadow": true,
+ *                "connected": true }],
  *   "thingGroups": [{ "name": "sensor", "queryString": "thingTypeName:sensor" }],
  *   "coreDevices": [{ "thingName": "edge-1", "status": "HEALTHY" }],
  *   "deployments": [{ "id": "d-1", "name": "edge-fleet", "target": "thinggroup/sensor", "isLatestForTarget": true,
  *                     "status": "ACTIVE", "creationTimestamp": "2026-11-01T00:00:00Z" }],
+ *   "fleetIndexing": { "thingIndexingMode": "REGISTRY", "thingConnectivityIndexingMode": "STATUS", "indexStatus": "ACTIVE" },
  *   "faults": [{ "operation": "ListThings", "kind": "throttle", "times": 1 }],
  *   "quota": { "ListThings": "10/s" }
  * }
@@ -21,10 +23,20 @@
  *
  * Defaults: region eu-west-1, account 123456789012, the emulator-only key pair below; ids derived
  * from names (stable: the same name always gets the same id); creation dates 2026-01-01; a thing's
- * `version` 1, no type, no attributes, no shadow; a thing type's `deprecated` false (true when a
+ * `version` 1, no type, no attributes, no shadow, not `connected`; a thing type's `deprecated` false (true when a
  * `deprecationDate` is given), and a deprecated type without a date was deprecated when the fixture
  * was loaded; a deployment's `isLatestForTarget` true, `status` ACTIVE; a core device HEALTHY.
  * Dates are ISO 8601 in the fixture and epoch seconds on the wire. Names are unique per kind.
+ *
+ * Fleet indexing (SearchIndex, fleet-index.ts): `connected` is what the AWS_Things index says of a
+ * thing's connectivity (`connectivity.connected`; a connected thing's `timestamp` is 2026-01-01, a
+ * thing never connected has none). `fleetIndexing` is the account's indexing configuration, as
+ * GetIndexingConfiguration names it, defaults as written above: `thingIndexingMode` OFF (thing
+ * indexing disabled: SearchIndex answers ResourceNotFoundException), REGISTRY or
+ * REGISTRY_AND_SHADOW; `thingConnectivityIndexingMode` OFF (a query on `connectivity.*` answers
+ * InvalidQueryException) or STATUS, which needs thing indexing on (its default is OFF when
+ * thingIndexingMode is OFF); `indexStatus` ACTIVE or BUILDING (SearchIndex answers
+ * IndexNotReadyException), as DescribeIndex would report it.
  * References (a thing's type, a deployment's target group) are not checked: a test may build a fleet
  * that real AWS could not hold.
  *
@@ -45,6 +57,9 @@ export const DEFAULT_SECRET_ACCESS_KEY = 'emulator/secret/key/not/valid/at/aws/0
 export const DEFAULT_CREATION = Date.UTC(2026, 0, 1);
 
 export const CORE_DEVICE_STATUSES = ['HEALTHY', 'UNHEALTHY'] as const;
+export const THING_INDEXING_MODES = ['OFF', 'REGISTRY', 'REGISTRY_AND_SHADOW'] as const;
+export const CONNECTIVITY_INDEXING_MODES = ['OFF', 'STATUS'] as const;
+export const INDEX_STATUSES = ['ACTIVE', 'BUILDING'] as const;
 export const DEPLOYMENT_STATUSES = ['ACTIVE', 'COMPLETED', 'CANCELED', 'FAILED', 'INACTIVE'] as const;
 export type CoreDeviceStatus = (typeof CORE_DEVICE_STATUSES)[number];
 export type DeploymentStatus = (typeof DEPLOYMENT_STATUSES)[number];
@@ -68,7 +83,16 @@ export interface AwsThing {
   version: number;
   attributes: Record<string, string>;
   shadow: boolean;
+  /** What fleet indexing says of its connectivity (`connectivity.connected`). */
+  connected: boolean;
   tags: Record<string, string>;
+}
+
+/** The account's fleet indexing configuration (UpdateIndexingConfiguration), and its index's state. */
+export interface AwsFleetIndexing {
+  thingIndexingMode: (typeof THING_INDEXING_MODES)[number];
+  thingConnectivityIndexingMode: (typeof CONNECTIVITY_INDEXING_MODES)[number];
+  indexStatus: (typeof INDEX_STATUSES)[number];
 }
 
 export interface AwsThingGroup {
@@ -113,6 +137,7 @@ export interface AwsFixture {
   thingGroups: AwsThingGroup[];
   coreDevices: AwsCoreDevice[];
   deployments: AwsDeployment[];
+  fleetIndexing: AwsFleetIndexing;
   faults: AwsFault[];
   quota: AwsQuotaSpec;
 }
@@ -142,9 +167,23 @@ function obj(v: unknown, where: string, keys: readonly string[]): Obj {
   return v;
 }
 
-export const SECTION_KEYS = ['region', 'accountId', 'accessKeyId', 'secretAccessKey', 'thingTypes', 'things', 'thingGroups', 'coreDevices', 'deployments', 'faults', 'quota'] as const;
+export const SECTION_KEYS = [
+  'region',
+  'accountId',
+  'accessKeyId',
+  'secretAccessKey',
+  'thingTypes',
+  'things',
+  'thingGroups',
+  'coreDevices',
+  'deployments',
+  'fleetIndexing',
+  'faults',
+  'quota',
+] as const;
 const THING_TYPE_KEYS = ['name', 'id', 'description', 'searchableAttributes', 'tags', 'deprecated', 'deprecationDate', 'creationDate'];
-const THING_KEYS = ['name', 'id', 'type', 'version', 'attributes', 'shadow', 'tags'];
+const THING_KEYS = ['name', 'id', 'type', 'version', 'attributes', 'shadow', 'connected', 'tags'];
+const FLEET_INDEXING_KEYS = ['thingIndexingMode', 'thingConnectivityIndexingMode', 'indexStatus'];
 const GROUP_KEYS = ['name', 'id', 'description', 'queryString', 'version', 'creationDate', 'tags'];
 const CORE_DEVICE_KEYS = ['thingName', 'status', 'lastStatusUpdateTimestamp', 'platform', 'architecture', 'runtime', 'coreVersion'];
 const DEPLOYMENT_KEYS = ['id', 'name', 'target', 'isLatestForTarget', 'status', 'creationTimestamp', 'revisionId'];
@@ -257,6 +296,7 @@ function normalizeThing(raw: unknown, where: string): AwsThing {
     version,
     attributes: optStringMap(o, 'attributes', where),
     shadow: optBoolean(o, 'shadow', where) ?? false,
+    connected: optBoolean(o, 'connected', where) ?? false,
     tags: optStringMap(o, 'tags', where),
   };
   const type = optString(o, 'type', where);
@@ -297,6 +337,15 @@ function normalizeCoreDevice(raw: unknown, where: string): AwsCoreDevice {
     runtime: optString(o, 'runtime', where) || 'aws_nucleus_classic',
     coreVersion: optString(o, 'coreVersion', where) || '2.12.0',
   };
+}
+
+function normalizeFleetIndexing(raw: unknown, where: string): AwsFleetIndexing {
+  const o = raw === undefined ? {} : obj(raw, where, FLEET_INDEXING_KEYS);
+  const thingIndexingMode = optEnum(o, 'thingIndexingMode', where, THING_INDEXING_MODES) ?? 'REGISTRY';
+  const thingConnectivityIndexingMode = optEnum(o, 'thingConnectivityIndexingMode', where, CONNECTIVITY_INDEXING_MODES) ?? (thingIndexingMode === 'OFF' ? 'OFF' : 'STATUS');
+  // AWS refuses this configuration too: connectivity is indexed only in the things' index.
+  if (thingIndexingMode === 'OFF' && thingConnectivityIndexingMode === 'STATUS') fail(`${where}.thingConnectivityIndexingMode`, 'STATUS needs thing indexing: thingIndexingMode is OFF');
+  return { thingIndexingMode, thingConnectivityIndexingMode, indexStatus: optEnum(o, 'indexStatus', where, INDEX_STATUSES) ?? 'ACTIVE' };
 }
 
 /** `thinggroup/x`, `thing/x` or a full ARN -> the full ARN. */
@@ -364,6 +413,7 @@ export function normalizeAwsFixture(section: unknown, loadedAt: number = Date.no
     `${where}.deployments`,
     'id',
   );
+  const fleetIndexing = normalizeFleetIndexing(o['fleetIndexing'], `${where}.fleetIndexing`);
   const faults = list('faults', normalizeFault);
   let quota: AwsQuotaSpec = {};
   if (o['quota'] !== undefined) {
@@ -374,7 +424,7 @@ export function normalizeAwsFixture(section: unknown, loadedAt: number = Date.no
       throw err;
     }
   }
-  return { region, accountId, accessKeyId, secretAccessKey, thingTypes, things, thingGroups, coreDevices, deployments, faults, quota };
+  return { region, accountId, accessKeyId, secretAccessKey, thingTypes, things, thingGroups, coreDevices, deployments, fleetIndexing, faults, quota };
 }
 
 /** Reads a fleet file and normalizes its `aws` section (absent: an empty AWS). Throws {@link FixtureError}. */

@@ -13,10 +13,14 @@
  *   - every thing has a type (round robin within its kind), a version 1..5 and attributes
  *     `site`/`building`; standard things have a classic shadow, edge things a core device (90%
  *     HEALTHY);
+ *   - fleet indexing says 75% of the standard things are connected, and the edge things whose core
+ *     device is HEALTHY (drawn from their own random sequence, so the rest of the fleet is what it
+ *     was before connectivity was generated);
  *   - a dynamic thing group per edge type, named like it, `queryString` `thingTypeName:<type>`;
  *   - deployments `dep-000001`.. target those groups in turn; each group's last one is its latest
- *     (ACTIVE, named like the edge type, so the `greengrass` command's edge device model carries the
- *     name the edge things' type has), earlier ones are history (INACTIVE).
+ *     (named like the edge type, so the `greengrass` command's edge device model carries the name
+ *     the edge things' type has): FAILED for every second group (`edge-type-02`, `-04`...), ACTIVE
+ *     for the others; earlier ones are history (INACTIVE).
  * The same spec and seed always give the same fleet.
  *
  * `emulate --generate` takes Azure and AWS keys in one spec (splitGenerateSpec): `edge` goes to each
@@ -126,6 +130,10 @@ function edgeTypeCount(s: Pick<AwsGenerateSpec, 'things' | 'thingTypes' | 'edge'
   return Math.min(s.thingTypes - 1, Math.max(1, Math.round((s.thingTypes * s.edge) / s.things)));
 }
 
+/** The seed of the connectivity draws, apart from the main sequence (see the header). */
+const CONNECTIVITY_SEED = 0x636f6e6e;
+const CONNECTED_SHARE = 0.75;
+
 /** mulberry32, as the IoT Hub generator uses. */
 function prng(seed: number): () => number {
   let a = seed >>> 0;
@@ -151,6 +159,7 @@ function pad(n: number, width: number): string {
 export function generateAwsFleet(spec: Partial<AwsGenerateSpec>, seed = 1): Record<string, unknown> {
   const s = completeSpec(spec);
   const rnd = prng(seed);
+  const connectedDraw = prng(seed ^ CONNECTIVITY_SEED);
   const int = (n: number) => Math.floor(rnd() * n);
   const iso = (ms: number) => new Date(ms).toISOString();
   const edgeTypes = edgeTypeCount(s);
@@ -173,17 +182,18 @@ export function generateAwsFleet(spec: Partial<AwsGenerateSpec>, seed = 1): Reco
       version: 1 + int(5),
       attributes: { site: SITES[int(SITES.length)]!, building: BUILDINGS[int(BUILDINGS.length)]! },
       shadow: true,
+      connected: connectedDraw() < CONNECTED_SHARE,
     });
   }
   const coreDevices: Record<string, unknown>[] = [];
   for (let i = 0; i < s.edge; i++) {
     const name = `core-${pad(i + 1, 6)}`;
-    things.push({ name, type: edgeNames[i % edgeTypes]!, version: 1 + int(5), attributes: { site: SITES[int(SITES.length)]! } });
-    coreDevices.push({
-      thingName: name,
-      status: rnd() < 0.9 ? 'HEALTHY' : 'UNHEALTHY',
-      lastStatusUpdateTimestamp: iso(BASE_TIME + int(300 * 24) * HOUR_MS),
-    });
+    const thing: Record<string, unknown> = { name, type: edgeNames[i % edgeTypes]!, version: 1 + int(5), attributes: { site: SITES[int(SITES.length)]! } };
+    things.push(thing);
+    const status = rnd() < 0.9 ? 'HEALTHY' : 'UNHEALTHY';
+    // A healthy Greengrass core is connected to AWS IoT; an unhealthy one is taken as not.
+    thing['connected'] = status === 'HEALTHY';
+    coreDevices.push({ thingName: name, status, lastStatusUpdateTimestamp: iso(BASE_TIME + int(300 * 24) * HOUR_MS) });
   }
 
   const thingGroups = edgeNames.map((name) => ({ name, queryString: `thingTypeName:${name}` }));
@@ -196,12 +206,14 @@ export function generateAwsFleet(spec: Partial<AwsGenerateSpec>, seed = 1): Reco
     const revision = (revisions.get(group) ?? 0) + 1;
     revisions.set(group, revision);
     const latest = lastOf.get(group) === j;
+    // Every second group's latest deployment failed, so the failed-deployment gauge has a value.
+    const failed = j % edgeTypes % 2 === 1;
     deployments.push({
       id: `dep-${pad(j + 1, 6)}`,
       name: latest ? group : `${group} revision ${revision}`,
       target: `thinggroup/${group}`,
       isLatestForTarget: latest,
-      status: latest ? 'ACTIVE' : 'INACTIVE',
+      status: !latest ? 'INACTIVE' : failed ? 'FAILED' : 'ACTIVE',
       creationTimestamp: iso(BASE_TIME + j * HOUR_MS),
       revisionId: String(revision),
     });

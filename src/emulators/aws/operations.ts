@@ -18,6 +18,7 @@ export const OPERATIONS = {
   DescribeThingGroup: 'iot',
   DeleteDynamicThingGroup: 'iot',
   DescribeEndpoint: 'iot',
+  SearchIndex: 'iot',
   GetThingShadow: 'iotdata',
   ListDeployments: 'greengrass',
   ListCoreDevices: 'greengrass',
@@ -29,7 +30,7 @@ export type AwsOperation = keyof typeof OPERATIONS;
 export const OPERATION_NAMES = Object.keys(OPERATIONS) as AwsOperation[];
 
 /** Operations that page with `nextToken` (page and repeat-token faults apply to them). */
-export const LIST_OPERATIONS: readonly AwsOperation[] = ['ListThings', 'ListThingTypes', 'ListTagsForResource', 'ListDeployments', 'ListCoreDevices'];
+export const LIST_OPERATIONS: readonly AwsOperation[] = ['ListThings', 'ListThingTypes', 'ListTagsForResource', 'ListDeployments', 'ListCoreDevices', 'SearchIndex'];
 
 /** Operations about one thing, named in their path (the `thing` fault applies to them). */
 export const THING_OPERATIONS: readonly AwsOperation[] = ['DescribeThing', 'GetThingShadow', 'GetCoreDevice'];

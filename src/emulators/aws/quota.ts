@@ -28,8 +28,8 @@ export type AwsQuotaSpec = Partial<Record<AwsOperation, string>>;
  * (Older copies of that table, and this project's DESIGN.md, give DescribeThingType 10/s; the
  * current Service Quotas default is 100/s.)
  * DescribeEndpoint (L-F30831DF), GetThingShadow (Device Shadow API, a per-account rate that varies by
- * region) and the Greengrass V2 operations have no figure we could source: they stay unmetered
- * under `--quota aws` and can be metered by name.
+ * region), SearchIndex (fleet indexing, AWS IoT Device Management) and the Greengrass V2 operations
+ * have no figure we could source: they stay unmetered under `--quota aws` and can be metered by name.
  */
 export const PUBLISHED_QUOTA: AwsQuotaSpec = {
   ListThings: '10/s',

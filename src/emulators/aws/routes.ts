@@ -14,6 +14,7 @@
  *   GET    /thing-groups/{thingGroupName}            DescribeThingGroup
  *   DELETE /dynamic-thing-groups/{thingGroupName}    DeleteDynamicThingGroup
  *   GET    /endpoint?endpointType=                   DescribeEndpoint
+ *   POST   /indices/search                           SearchIndex (body {"indexName", "queryString", "nextToken", "maxResults"})
  *   GET    /greengrass/v2/deployments                ListDeployments
  *   GET    /greengrass/v2/coreDevices                ListCoreDevices
  *   GET    /greengrass/v2/coreDevices/{name}         GetCoreDevice
@@ -46,6 +47,7 @@ const PATTERNS: Pattern[] = (
     ['GET', '/thing-groups/*', 'DescribeThingGroup'],
     ['DELETE', '/dynamic-thing-groups/*', 'DeleteDynamicThingGroup'],
     ['GET', '/endpoint', 'DescribeEndpoint'],
+    ['POST', '/indices/search', 'SearchIndex'],
     ['GET', '/greengrass/v2/deployments', 'ListDeployments'],
     ['GET', '/greengrass/v2/coreDevices', 'ListCoreDevices'],
     ['GET', '/greengrass/v2/coreDevices/*', 'GetCoreDevice'],

@@ -22,6 +22,7 @@ import { FixtureFile } from '../fixture-file.js';
 import { DATA_PLANE_HANDLERS } from './data-plane.js';
 import { AwsError, codeForStatus, sendAwsError, sendJson, throttled } from './errors.js';
 import { FaultBook, type AwsFault } from './faults.js';
+import { FLEET_INDEX_HANDLERS, searchTokenOf } from './fleet-index.js';
 import { awsSection, loadAwsFixture, normalizeAwsFixture, type AwsFixture, type AwsFixtureInput, type FixtureWithAws } from './fixture.js';
 import { GREENGRASS_HANDLERS } from './greengrass.js';
 import { IOT_HANDLERS } from './iot.js';
@@ -93,7 +94,7 @@ export interface AwsEmulator {
 const MAX_BODY_BYTES = 1 << 20;
 
 type Handler = (req: OpRequest) => OpReply;
-const HANDLERS: Record<AwsOperation, Handler> = { ...IOT_HANDLERS, ...DATA_PLANE_HANDLERS, ...GREENGRASS_HANDLERS };
+const HANDLERS: Record<AwsOperation, Handler> = { ...IOT_HANDLERS, ...FLEET_INDEX_HANDLERS, ...DATA_PLANE_HANDLERS, ...GREENGRASS_HANDLERS };
 
 function readBody(req: IncomingMessage): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
@@ -187,7 +188,9 @@ export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promis
         bump(throttledOps, operation);
         throw throttled(route.service);
       }
-      const fault = faults.take({ operation, page: pageNumberOf(query.get('nextToken') ?? undefined), thingName: route.name });
+      // SearchIndex is the one listing whose token travels in the body.
+      const token = operation === 'SearchIndex' ? searchTokenOf(bodyText) : (query.get('nextToken') ?? undefined);
+      const fault = faults.take({ operation, page: pageNumberOf(token), thingName: route.name });
       if (fault && fault.kind !== 'repeat-token') {
         bump(faulted, operation);
         throw faultError(fault, route.service, operation);

@@ -9,15 +9,24 @@ import {
   ListTagsForResourceCommand,
   ListThingsCommand,
   ListThingTypesCommand,
+  SearchIndexCommand,
   type DescribeThingCommandOutput,
   type DescribeThingGroupCommandOutput,
   type DescribeThingTypeCommandOutput,
   type Tag,
   type ThingAttribute,
+  type ThingDocument,
   type ThingTypeDefinition,
 } from '@aws-sdk/client-iot';
 import { GetThingShadowCommand, IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
-import { GreengrassV2Client, ListCoreDevicesCommand, ListDeploymentsCommand, type CoreDevice, type Deployment } from '@aws-sdk/client-greengrassv2';
+import {
+  GreengrassV2Client,
+  ListCoreDevicesCommand,
+  ListDeploymentsCommand,
+  type CoreDevice,
+  type CoreDeviceStatus,
+  type Deployment,
+} from '@aws-sdk/client-greengrassv2';
 import { ConfigError, type AwsConfig } from '../../config.js';
 import { formatDuration } from '../../duration.js';
 import type { Logger } from '../../run/log.js';
@@ -28,6 +37,7 @@ import { edgeVerdictOf, type EdgeVerdict } from './edge.js';
 import { boundedHttpHandler } from './http.js';
 import { leanSdkClient } from './sdk-stack.js';
 import { classifyAwsError, isMissingCredentials, type AwsFailure } from './errors.js';
+import { FLEET_INDEX_UNAVAILABLE_ERRORS, FleetIndexUnavailable, THING_INDEX } from './fleet-index.js';
 import { awsPages } from './paging.js';
 
 // The SDK warns on every run that its releases after early 2027 need Node 22. This tool pins the
@@ -38,6 +48,8 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 /** Items per page of the list calls: the most each one allows, so a pass costs the fewest calls. */
 const IOT_PAGE_SIZE = 250;
 const GREENGRASS_PAGE_SIZE = 100;
+/** SearchIndex: "This maximum number cannot exceed 100" (API reference; older copies said 500). */
+const SEARCH_PAGE_SIZE = 100;
 
 type Service = 'iot' | 'dataPlane' | 'greengrass';
 const SERVICE_NAME: Record<Service, string> = { iot: 'AWS IoT', dataPlane: 'AWS IoT data plane', greengrass: 'AWS Greengrass V2' };
@@ -52,6 +64,11 @@ export interface AwsIotDeps {
 interface RequestOptions<T> {
   readonly what?: string;
   readonly notFound?: () => T;
+  /**
+   * An answer that says something about the account rather than this attempt (fleet indexing is
+   * off): the error to throw instead, at once and unretried; null for any other failure.
+   */
+  readonly settled?: (error: unknown, failure: AwsFailure) => Error | null;
 }
 
 /**
@@ -81,7 +98,8 @@ export class AwsIot {
   constructor(
     private readonly config: AwsConfig,
     readonly calls: ApiCallCounter,
-    private readonly log: Pick<Logger, 'warn' | 'debug'>,
+    /** Also what the pass's other AWS readers (the fleet gauges) log through. */
+    readonly log: Pick<Logger, 'warn' | 'debug'>,
     deps: AwsIotDeps = {},
   ) {
     this.clock = deps.clock ?? scaledClock(config.timeScale, REAL_CLOCK);
@@ -158,11 +176,38 @@ export class AwsIot {
     );
   }
 
-  /** Every page of ListCoreDevices (Greengrass V2): each core's health, in one listing per pass. */
-  listCoreDevices(): AsyncIterable<CoreDevice[]> {
+  /**
+   * Every page of the AWS_Things fleet index's answer to `queryString` (SearchIndex). Fleet indexing
+   * off, or the query naming a field the index does not hold (connectivity without connectivity
+   * indexing), or the index still being built: a {@link FleetIndexUnavailable}, never retried.
+   */
+  searchThings(queryString: string): AsyncIterable<ThingDocument[]> {
+    return awsPages('SearchIndex', async (nextToken) => {
+      const out = await this.request(
+        'iot',
+        'SearchIndex',
+        () => this.iot.send(new SearchIndexCommand({ indexName: THING_INDEX, queryString, nextToken, maxResults: SEARCH_PAGE_SIZE })),
+        {
+          what: `index ${THING_INDEX}, query ${queryString}`,
+          settled: (error, failure) => {
+            const code = (error as { name?: unknown } | null)?.name;
+            if (typeof code !== 'string' || !FLEET_INDEX_UNAVAILABLE_ERRORS.has(code)) return null;
+            return new FleetIndexUnavailable(code, `AWS SearchIndex (index ${THING_INDEX}, query ${queryString}): ${failure.detail}`, failure.status);
+          },
+        },
+      );
+      return { items: out.things, nextToken: out.nextToken };
+    });
+  }
+
+  /**
+   * Every page of ListCoreDevices (Greengrass V2): each core's health, in one listing per pass;
+   * with `status`, only the core devices AWS reports in that status.
+   */
+  listCoreDevices(status?: CoreDeviceStatus): AsyncIterable<CoreDevice[]> {
     return awsPages('ListCoreDevices', async (nextToken) => {
       const out = await this.request('greengrass', 'ListCoreDevices', () =>
-        this.greengrass.send(new ListCoreDevicesCommand({ nextToken, maxResults: GREENGRASS_PAGE_SIZE })),
+        this.greengrass.send(new ListCoreDevicesCommand({ nextToken, maxResults: GREENGRASS_PAGE_SIZE, ...(status !== undefined ? { status } : {}) })),
       );
       return { items: out.coreDevices, nextToken: out.nextToken };
     });
@@ -303,6 +348,8 @@ export class AwsIot {
         return result;
       } catch (error) {
         failure = classifyAwsError(error, this.clock.now());
+        const settled = options.settled?.(error, failure);
+        if (settled) throw settled;
       }
       if (failure.kind === 'not-found' && options.notFound) return options.notFound();
       if (failure.throttled) {

@@ -3,3 +3,4 @@ export { edgeVerdictOf, EDGE_TAG, type AwsTag, type EdgeVerdict } from './edge.j
 export { classifyAwsError, type AwsFailure } from './errors.js';
 export { awsPages, type AwsPage } from './paging.js';
 export { mapConcurrent } from './concurrency.js';
+export { FleetIndexUnavailable, FLEET_INDEX_UNAVAILABLE_ERRORS, THING_INDEX } from './fleet-index.js';
