@@ -13,9 +13,12 @@ import { loadDeviceModels } from '../store/models.js';
 import { DEVICE_FIELD_SOURCES, mapDeviceTwin } from './devices-mapping.js';
 import { iothubClient } from './iothub-source.js';
 
-/** Standard and LoRaWAN devices: every twin that is neither an edge device nor a LoRa concentrator. */
-export const DEVICES_QUERY =
-  "SELECT * FROM devices WHERE capabilities.iotEdge = false AND (NOT IS_DEFINED(tags.deviceType) OR tags.deviceType != 'LoRa Concentrator')";
+/**
+ * Standard and LoRaWAN devices: every twin that is neither an edge device nor a LoRa concentrator.
+ * The filter on its own is what `metrics push` counts, so the gauge and this pass never disagree.
+ */
+export const DEVICES_FILTER = "capabilities.iotEdge = false AND (NOT IS_DEFINED(tags.deviceType) OR tags.deviceType != 'LoRa Concentrator')";
+export const DEVICES_QUERY = `SELECT * FROM devices WHERE ${DEVICES_FILTER}`;
 
 export function devicesInventory(iothub: IotHubConfig): Inventory {
   const calls = new ApiCallCounter();

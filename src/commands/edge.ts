@@ -7,7 +7,9 @@ import { loadEdgeDeviceModelIds } from '../store/models.js';
 import { addModuleTwin, EDGE_AGENT, EDGE_FIELD_SOURCES, EDGE_HUB, mapEdgeTwin, type ModuleSummary } from './edge-mapping.js';
 import { iothubClient } from './iothub-source.js';
 
-export const EDGE_QUERY = 'SELECT * FROM devices WHERE capabilities.iotEdge = true';
+/** Edge devices; the filter on its own is what `metrics push` counts. */
+export const EDGE_FILTER = 'capabilities.iotEdge = true';
+export const EDGE_QUERY = `SELECT * FROM devices WHERE ${EDGE_FILTER}`;
 /** Every edge device's agent and hub module twins in one paged query, never two queries per device. */
 export const EDGE_MODULES_QUERY = `SELECT * FROM devices.modules WHERE moduleId IN ['${EDGE_AGENT}', '${EDGE_HUB}']`;
 

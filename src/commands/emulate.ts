@@ -62,7 +62,7 @@ export function registerEmulate(program: Command, run: (action: () => Promise<nu
     .addOption(new Option('--log-format <format>', 'messages on stderr as text or json lines').choices(['text', 'json']).default('text'))
     .option(
       '--quota <spec>',
-      'throttle as IoT Hub does, e.g. queries=20/min (S1) or queries=20/min,twinReads=100/s, and/or AWS: aws (its published ' +
+      'throttle as IoT Hub does, e.g. queries=20/min (S1) or queries=20/min,twinReads=100/s,configurations=20/min, and/or AWS: aws (its published ' +
         'per-API rates) or ListThings=10/s; rates per s, min or h; past one: ThrottlingException; overrides the fixture\'s quotas',
     )
     .option('--time-scale <n>', 'run the quota windows n times faster: one emulated minute lasts 60/n real seconds', '1')
@@ -149,7 +149,7 @@ async function emulate(opts: EmulateOptions): Promise<number> {
 }
 
 /**
- * `--quota` items go to the emulator they name: IoT Hub's classes (`queries`, `twinReads`) to the
+ * `--quota` items go to the emulator they name: IoT Hub's classes (`queries`, `twinReads`, `configurations`) to the
  * hub, `aws` and AWS operation names (`ListThings=10/s`) to the AWS emulator.
  */
 async function parseQuotas(text: string): Promise<{ hub?: QuotaSpec; aws?: AwsQuotaSpec }> {

@@ -50,6 +50,14 @@ const FLEET: FixtureInput = {
     { deviceId: 'edge one', capabilities: { iotEdge: true } },
   ],
   moduleTwins: [{ deviceId: 'edge one', moduleId: '$edgeAgent', version: 2, properties: { desired: { schemaVersion: '1.1' } } }],
+  configurations: [
+    {
+      id: 'edge-base',
+      content: { modulesContent: { $edgeAgent: { 'properties.desired': { modules: {} } } } },
+      systemMetrics: { results: { targetedCount: 1, appliedCount: 1, reportedSuccessfulCount: 0, reportedFailedCount: 1 }, queries: {} },
+    },
+    { id: 'firmware', content: { deviceContent: { 'properties.desired.firmware': { version: '2' } } } },
+  ],
 };
 
 describe('the emulator under azure-iothub', () => {
@@ -101,6 +109,15 @@ describe('the emulator under azure-iothub', () => {
     const wrong = registryFor(emu, formatConnectionString({ ...emu.credentials, sharedAccessKey: Buffer.from('another-key-another-key-another!').toString('base64') }));
     const err = (await wrong.getTwin('d1').catch((e: unknown) => e)) as Error;
     expect(err.constructor.name).toBe('UnauthorizedError');
+  });
+
+  it('Registry.getConfigurations lists the configurations as the SDK types them', async () => {
+    const { responseBody: list, httpResponse } = await registry.getConfigurations();
+    expect(httpResponse.statusCode).toBe(200);
+    expect(list.map((c) => c.id)).toEqual(['edge-base', 'firmware']);
+    expect(list[0]!.content!.modulesContent).toHaveProperty('$edgeAgent');
+    expect(list[0]!.systemMetrics?.results?.['reportedFailedCount']).toBe(1);
+    expect(list[1]!.content!.deviceContent).toHaveProperty(['properties.desired.firmware']);
   });
 
   it('pages a query with the SDK\'s continuation handling', async () => {

@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { DEVICES_FILTER } from '../../src/commands/devices.js';
+import { EDGE_FILTER } from '../../src/commands/edge.js';
+import { connectedOnly } from '../../src/commands/fleet-azure.js';
 import { executeQuery, parseQuery, QuerySyntaxError } from '../../src/emulators/iothub/query.js';
 
 const twins = [
@@ -121,6 +124,26 @@ describe('executeQuery', () => {
   it('counts', () => {
     expect(executeQuery(parseQuery('SELECT COUNT() AS numberOfDevices FROM devices WHERE capabilities.iotEdge = false'), source)).toEqual([{ numberOfDevices: 4 }]);
     expect(executeQuery(parseQuery('SELECT COUNT() FROM devices.modules'), source)).toEqual([{ $1: 4 }]);
+  });
+
+  it("counts the fleet gauges' filters: the sync commands' own, and those narrowed to connected twins", () => {
+    const fleet = {
+      twins: [
+        { deviceId: 'plain', capabilities: { iotEdge: false }, connectionState: 'Connected', tags: {} },
+        { deviceId: 'sensor', capabilities: { iotEdge: false }, connectionState: 'Disconnected', tags: { deviceType: 'Sensor' } },
+        { deviceId: 'conc', capabilities: { iotEdge: false }, connectionState: 'Connected', tags: { deviceType: 'LoRa Concentrator' } },
+        { deviceId: 'lower', capabilities: { iotEdge: false }, connectionState: 'connected', tags: {} },
+        { deviceId: 'edge-on', capabilities: { iotEdge: true }, connectionState: 'Connected', tags: { deviceType: 'LoRa Concentrator' } },
+        { deviceId: 'edge-off', capabilities: { iotEdge: true }, connectionState: 'Disconnected', tags: {} },
+      ],
+    };
+    const count = (where: string) => executeQuery(parseQuery(`SELECT COUNT() AS n FROM devices WHERE ${where}`), fleet);
+    expect(count(DEVICES_FILTER)).toEqual([{ n: 3 }]);
+    // Values compare case-sensitively, as the hub's do: 'connected' is not Connected.
+    expect(count(connectedOnly(DEVICES_FILTER))).toEqual([{ n: 1 }]);
+    expect(count(EDGE_FILTER)).toEqual([{ n: 2 }]);
+    expect(count(connectedOnly(EDGE_FILTER))).toEqual([{ n: 1 }]);
+    expect(count("deviceId = 'nobody'")).toEqual([{ n: 0 }]);
   });
 
   it('applies TOP', () => {

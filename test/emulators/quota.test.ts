@@ -84,7 +84,7 @@ describe('rates and options', () => {
   it('parses the command line form and refuses unknown or repeated classes', () => {
     expect(parseQuotaOption('queries=20/min')).toEqual({ queries: '20/min' });
     expect(parseQuotaOption('queries=5/s, twinReads=100/s')).toEqual({ queries: '5/s', twinReads: '100/s' });
-    expect(() => parseQuotaOption('reads=5/s')).toThrow(/unknown quota "reads" \(expected queries or twinReads\)/);
+    expect(() => parseQuotaOption('reads=5/s')).toThrow(/unknown quota "reads" \(expected queries, twinReads or configurations\)/);
     expect(() => parseQuotaOption('queries=5/s,queries=6/s')).toThrow(/given twice/);
     expect(() => parseQuotaOption('queries')).toThrow(/not name=rate/);
     expect(() => parseQuotaOption('queries=fast')).toThrow(/"fast" is not a rate like 20\/min/);

@@ -9,43 +9,7 @@ import { startIotHubEmulator, type FaultSpec, type IotHubEmulator } from '../../
 import { IotHubClient, type IotHubClientOptions } from '../../src/providers/iothub/client.js';
 import { ProviderError } from '../../src/providers/errors.js';
 import type { Clock } from '../../src/providers/retry.js';
-
-/**
- * A request still unanswered after this much real time is taken to hang: long enough for a loaded
- * machine to answer a real one, short next to the 30 s a real timeout would take.
- */
-const HUNG_AFTER_MS = 1000;
-
-interface VirtualClock extends Clock {
-  readonly sleeps: number[];
-  readonly timeouts: number[];
-}
-
-function virtualClock(): VirtualClock {
-  let skipped = 0;
-  const sleeps: number[] = [];
-  const timeouts: number[] = [];
-  return {
-    sleeps,
-    timeouts,
-    now: () => Date.now() + skipped,
-    async sleep(ms) {
-      sleeps.push(ms);
-      skipped += ms;
-    },
-    timeout(ms) {
-      timeouts.push(ms);
-      const controller = new AbortController();
-      const started = Date.now();
-      const timer = setTimeout(() => {
-        // The rest of the timeout passes at once: on this clock the attempt lasted exactly `ms`.
-        skipped += Math.max(0, ms - (Date.now() - started));
-        controller.abort(new DOMException('timed out', 'TimeoutError'));
-      }, Math.min(ms, HUNG_AFTER_MS));
-      return { signal: controller.signal, clear: () => clearTimeout(timer) };
-    },
-  };
-}
+import { virtualClock } from '../support/virtual-clock.js';
 
 const twins = (n: number) => Array.from({ length: n }, (_, i) => ({ deviceId: `d${String(i + 1).padStart(3, '0')}` }));
 const QUERY = 'SELECT * FROM devices';

@@ -18,6 +18,12 @@
  *   "moduleTwins": [
  *     {"deviceId": "e1", "moduleId": "$edgeAgent", "version": 2, "properties": {"desired": {}, "reported": {}}}
  *   ],
+ *   "configurations": [
+ *     {"id": "edge-base", "content": {"modulesContent": {"$edgeAgent": {"properties.desired": {}}}},
+ *      "targetCondition": "tags.modelId = 'em-gw'", "priority": 10,
+ *      "systemMetrics": {"results": {"targetedCount": 3, "appliedCount": 3, "reportedSuccessfulCount": 2,
+ *                                    "reportedFailedCount": 1}, "queries": {}}}
+ *   ],
  *   "faults": [
  *     {"operation": "query:devices", "page": 2, "status": 500, "times": 1}
  *   ],
@@ -44,13 +50,30 @@
  *   `authenticationType`, `cloudToDeviceMessageCount`, `etag`, `deviceEtag`, `properties` filled as
  *   for device twins. The device does not have to be in `twins`.
  *
- * `faults` — injected failures, checked in order for every query request; the first one that
- *   applies is used. Every field but the effect is a filter, and an omitted filter matches anything:
- *   - `operation`: "query:devices" | "query:devices.modules" (the query's FROM collection)
- *   - `match`: a substring of the query text
+ * `configurations` — what `GET /configurations` serves, in this order: IoT Hub Configuration
+ *   objects as the hub returns them, automatic device management configurations
+ *   (`content.deviceContent` or `content.moduleContent`) and IoT Edge deployments
+ *   (`content.modulesContent`) alike. Only `id` (non-empty string, unique) is required; the rest is
+ *   filled as the hub returns it: `schemaVersion` "1.0", `labels` {}, `content` {}, `contentType`
+ *   "assignment", `targetCondition` "", `createdTimeUtc` / `lastUpdatedTimeUtc`
+ *   "0001-01-01T00:00:00Z", `priority` 0, `systemMetrics` and `metrics` `{"results": {},
+ *   "queries": {}}`, `etag` "MQ==". Checked: `content`'s three parts are objects, `labels` and
+ *   `queries` map to strings, `results` to whole non-negative numbers (the hub's counts of
+ *   twins), `priority` a non-negative integer. Any other field is kept and served back. The emulator
+ *   does not evaluate metric queries or target conditions: `results` are served as written. A hub
+ *   holds at most 100 deployments (non-empty `modulesContent`) and 100 other configurations (IoT
+ *   Hub's quotas page, standard tier); a fixture with more is refused.
+ *
+ * `faults` — injected failures, checked in order for every query request and every
+ *   `GET /configurations`; the first one that applies is used. Every field but the effect is a
+ *   filter, and an omitted filter matches anything:
+ *   - `operation`: "query:devices" | "query:devices.modules" (the query's FROM collection) |
+ *     "getConfigurations"
+ *   - `match`: a substring of the query text (a configurations request has none: only `match: ""`
+ *     applies to it)
  *   - `page`: 1-based page number of that listing, derived from the request's continuation offset
  *     and its page size (`floor(offset / x-ms-max-item-count) + 1`; a request without a
- *     continuation token is page 1)
+ *     continuation token is page 1, and so is every configurations request)
  *   - `times`: how many requests it applies to, then it is spent (omit = every time). The counters
  *     belong to the loaded fixture: a reload of the fixture file resets them.
  *   and the effect (`hang`, or at least one of `status` or `delayMs`):
@@ -65,7 +88,8 @@
  *     `status` or `delayMs`.
  *
  * `quota` — the hub's throttles, enforced as a sliding window per class (see quota.ts): `queries`
- *   (`POST /devices/query`, S1: "20/min") and `twinReads` (`GET /twins/...`, S1: "100/s"). A rate is
+ *   (`POST /devices/query`, S1: "20/min"), `twinReads` (`GET /twins/...`, S1: "100/s") and
+ *   `configurations` (`GET /configurations`, every tier: "20/min"). A rate is
  *   a whole number per `s`, `min` or `h`. Past it the request gets 429 ThrottlingException, no
  *   Retry-After, and takes no slot. Windows run on the emulated clock (`timeScale`). The `quota`
  *   option of `startIotHubEmulator` (and `emulate --quota`) overrides this per class. A reload that
@@ -85,7 +109,14 @@ export const DEFAULT_KEY_NAME = 'iothubowner';
 export const DEFAULT_SHARED_ACCESS_KEY = 'cG9ydGFsLXN5bmMtZW11bGF0ZWQtaHViLWtleS0wMDE=';
 export const NEVER = '0001-01-01T00:00:00Z';
 
-export type FaultOperation = 'query:devices' | 'query:devices.modules';
+export type FaultOperation = 'query:devices' | 'query:devices.modules' | 'getConfigurations';
+const FAULT_OPERATIONS: readonly FaultOperation[] = ['query:devices', 'query:devices.modules', 'getConfigurations'];
+
+/** What a standard hub holds at most (IoT Hub quotas page, "Other limits"). */
+export const MAX_EDGE_DEPLOYMENTS = 100;
+export const MAX_DEVICE_CONFIGURATIONS = 100;
+/** The etag the hub gives a configuration at its first version: base64 of "1". */
+const FIRST_CONFIGURATION_ETAG = 'MQ==';
 
 export interface FaultSpec {
   operation?: FaultOperation;
@@ -153,6 +184,37 @@ export interface ModuleTwin extends TwinIdentity {
   moduleId: string;
 }
 
+/** `{"results": {"targetedCount": 3}, "queries": {"targetedCount": "SELECT deviceId FROM devices WHERE ..."}}` */
+export interface ConfigurationMetricsSection {
+  results: Record<string, number>;
+  queries: Record<string, string>;
+  [key: string]: unknown;
+}
+
+export interface ConfigurationContentSection {
+  deviceContent?: Record<string, unknown>;
+  moduleContent?: Record<string, unknown>;
+  modulesContent?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+/** An IoT Hub Configuration (an automatic device management configuration or an IoT Edge deployment). */
+export interface HubConfiguration {
+  id: string;
+  schemaVersion: string;
+  labels: Record<string, string>;
+  content: ConfigurationContentSection;
+  contentType: string;
+  targetCondition: string;
+  createdTimeUtc: string;
+  lastUpdatedTimeUtc: string;
+  priority: number;
+  systemMetrics: ConfigurationMetricsSection;
+  metrics: ConfigurationMetricsSection;
+  etag: string;
+  [key: string]: unknown;
+}
+
 /** A normalized fixture: every section present, every twin complete. */
 export interface Fixture {
   hub: IotHubCredentials;
@@ -160,6 +222,7 @@ export interface Fixture {
   edgeDeviceModels: EdgeDeviceModel[];
   twins: DeviceTwin[];
   moduleTwins: ModuleTwin[];
+  configurations: HubConfiguration[];
   faults: FaultSpec[];
   /** Rates as written, validated: `{"queries": "20/min"}`; `{}` when the hub is unthrottled. */
   quota: QuotaSpec;
@@ -174,6 +237,7 @@ export interface FixtureInput {
   edgeDeviceModels?: Loose<EdgeDeviceModel>[];
   twins?: Loose<DeviceTwin>[];
   moduleTwins?: Loose<ModuleTwin>[];
+  configurations?: Loose<HubConfiguration>[];
   faults?: FaultSpec[];
   quota?: QuotaSpec;
   [key: string]: unknown;
@@ -424,7 +488,7 @@ function normalizeFault(raw: unknown, where: string): FaultSpec {
   const known = new Set(['operation', 'match', 'page', 'status', 'retryAfterMs', 'retryAfterSeconds', 'delayMs', 'hang', 'times']);
   for (const key of Object.keys(raw)) if (!known.has(key)) fail(`${where}.${key}`, `is not a fault field (expected one of ${[...known].join(', ')})`);
   const fault: FaultSpec = {};
-  const operation = optEnum<FaultOperation>(raw, 'operation', where, ['query:devices', 'query:devices.modules']);
+  const operation = optEnum<FaultOperation>(raw, 'operation', where, FAULT_OPERATIONS);
   if (operation !== undefined) fault.operation = operation;
   const match = optString(raw, 'match', where);
   if (match !== undefined) fault.match = match;
@@ -447,6 +511,74 @@ function normalizeFault(raw: unknown, where: string): FaultSpec {
     fault.hang = true;
   } else if (status === undefined && delayMs === undefined) fail(where, 'needs a status or a delayMs (or hang: true)');
   return fault;
+}
+
+function optObject(o: Obj, key: string, where: string): Obj | undefined {
+  const v = o[key];
+  if (v === undefined) return undefined;
+  if (!isObject(v)) fail(`${where}.${key}`, 'must be an object');
+  return v;
+}
+
+function stringValues(o: Obj, where: string): Record<string, string> {
+  for (const [k, v] of Object.entries(o)) if (typeof v !== 'string') fail(`${where}.${k}`, 'must be a string');
+  return o as Record<string, string>;
+}
+
+function normalizeMetrics(raw: Obj, key: string, where: string): ConfigurationMetricsSection {
+  const m = optObject(raw, key, where) ?? {};
+  const results = optObject(m, 'results', `${where}.${key}`) ?? {};
+  for (const [k, v] of Object.entries(results)) {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) fail(`${where}.${key}.results.${k}`, 'must be a whole non-negative number');
+  }
+  const queries = stringValues(optObject(m, 'queries', `${where}.${key}`) ?? {}, `${where}.${key}.queries`);
+  return { ...m, results: results as Record<string, number>, queries };
+}
+
+function normalizeConfiguration(raw: unknown, where: string): HubConfiguration {
+  if (!isObject(raw)) fail(where, 'must be an object');
+  const id = reqString(raw, 'id', where);
+  const content = optObject(raw, 'content', where) ?? {};
+  for (const part of ['deviceContent', 'moduleContent', 'modulesContent']) optObject(content, part, `${where}.content`);
+  const labels = stringValues(optObject(raw, 'labels', where) ?? {}, `${where}.labels`);
+  // Key order as the hub serves a configuration; extra fields follow.
+  const configuration: HubConfiguration = {
+    id,
+    schemaVersion: optString(raw, 'schemaVersion', where) ?? '1.0',
+    labels,
+    content,
+    contentType: optString(raw, 'contentType', where) ?? 'assignment',
+    targetCondition: optString(raw, 'targetCondition', where) ?? '',
+    createdTimeUtc: optString(raw, 'createdTimeUtc', where) ?? NEVER,
+    lastUpdatedTimeUtc: optString(raw, 'lastUpdatedTimeUtc', where) ?? NEVER,
+    priority: optNumber(raw, 'priority', where, { integer: true, min: 0 }) ?? 0,
+    systemMetrics: normalizeMetrics(raw, 'systemMetrics', where),
+    metrics: normalizeMetrics(raw, 'metrics', where),
+    etag: optString(raw, 'etag', where) ?? FIRST_CONFIGURATION_ETAG,
+  };
+  for (const [key, value] of Object.entries(raw)) if (!(key in configuration)) configuration[key] = value;
+  return configuration;
+}
+
+/** A deployment sets edge modules; anything else is an automatic device management configuration. */
+export function isDeployment(c: HubConfiguration): boolean {
+  return Object.keys(c.content.modulesContent ?? {}).length > 0;
+}
+
+function normalizeConfigurations(input: Obj): HubConfiguration[] {
+  const seen = new Map<string, number>();
+  const configurations = optArray(input, 'configurations').map((c, i) => {
+    const normalized = normalizeConfiguration(c, `configurations[${i}]`);
+    const prev = seen.get(normalized.id);
+    if (prev !== undefined) fail(`configurations[${i}].id`, `"${normalized.id}" duplicates configurations[${prev}]`);
+    seen.set(normalized.id, i);
+    return normalized;
+  });
+  const deployments = configurations.filter(isDeployment).length;
+  if (deployments > MAX_EDGE_DEPLOYMENTS) fail('configurations', `holds ${deployments} IoT Edge deployments; a hub holds at most ${MAX_EDGE_DEPLOYMENTS}`);
+  const others = configurations.length - deployments;
+  if (others > MAX_DEVICE_CONFIGURATIONS) fail('configurations', `holds ${others} device configurations; a hub holds at most ${MAX_DEVICE_CONFIGURATIONS}`);
+  return configurations;
 }
 
 /**
@@ -501,6 +633,7 @@ export function normalizeFixture(input: unknown): Fixture {
     moduleTwins[i] = m;
   }
 
+  const configurations = normalizeConfigurations(input);
   const faults = optArray(input, 'faults').map((f, i) => normalizeFault(f, `faults[${i}]`));
   let quota: QuotaSpec = {};
   if (input['quota'] !== undefined) {
@@ -511,7 +644,7 @@ export function normalizeFixture(input: unknown): Fixture {
       throw err;
     }
   }
-  return { hub, deviceModels, edgeDeviceModels, twins, moduleTwins, faults, quota };
+  return { hub, deviceModels, edgeDeviceModels, twins, moduleTwins, configurations, faults, quota };
 }
 
 /** Parses fixture JSON text; errors name the source. */

@@ -9,10 +9,13 @@
  *   gateways       how many edge devices are LoRaWAN gateways with a `LoRaWanNetworkSrvModule`
  *                  module twin (default 0, must be <= edge)
  *   concentrators  LoRa concentrators `conc-000001`.. (default 0)
- * The same spec and seed always give the same fleet.
+ * The same spec and seed always give the same fleet. Its configurations (generate-configurations.ts)
+ * follow from the twins: three IoT Edge deployments when there are edge devices, one device
+ * configuration when there are devices.
  */
 import type { DeviceModel, DeviceTwin, EdgeDeviceModel, Fixture, ModuleTwin, TwinCollection } from './fixture.js';
 import { DEFAULT_HOST_NAME, DEFAULT_KEY_NAME, DEFAULT_SHARED_ACCESS_KEY, deviceEtagFor, etagFor } from './fixture.js';
+import { generateConfigurations } from './generate-configurations.js';
 
 export interface GenerateSpec {
   devices: number;
@@ -305,6 +308,7 @@ export function generateFleet(spec: Partial<GenerateSpec> | GenerateSpec, seed =
     edgeDeviceModels: EDGE_MODELS.map((m) => ({ ...m })),
     twins,
     moduleTwins,
+    configurations: generateConfigurations(twins, moduleTwins, Array.from({ length: s.modules }, (_, k) => moduleName(k))),
     faults: [],
     quota: {},
   };

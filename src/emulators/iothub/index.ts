@@ -1,4 +1,4 @@
-/** The emulated Azure IoT Hub (service-side query and twin API). See server.ts, fixture.ts and quota.ts. */
+/** The emulated Azure IoT Hub (service-side query, twin and configurations API). See server.ts, fixture.ts and quota.ts. */
 export { startIotHubEmulator, type IotHubEmulator, type IotHubEmulatorOptions, type IotHubEmulatorStats } from './server.js';
 export {
   loadFixture,
@@ -8,6 +8,9 @@ export {
   DEFAULT_HOST_NAME,
   DEFAULT_KEY_NAME,
   DEFAULT_SHARED_ACCESS_KEY,
+  MAX_EDGE_DEPLOYMENTS,
+  MAX_DEVICE_CONFIGURATIONS,
+  isDeployment,
   type Fixture,
   type FixtureInput,
   type FaultSpec,
@@ -18,6 +21,9 @@ export {
   type ModuleTwin,
   type TwinProperties,
   type TwinCollection,
+  type HubConfiguration,
+  type ConfigurationContentSection,
+  type ConfigurationMetricsSection,
 } from './fixture.js';
 export { generateFleet, parseGenerateSpec, type GenerateSpec } from './generate.js';
 export { parseQuery, executeQuery, QuerySyntaxError, type ParsedQuery, type QuerySource, type Condition, type Selection, type Collection } from './query.js';

@@ -5,7 +5,8 @@
  * What the real hub does (MicrosoftDocs/azure-docs, articles/iot-hub/iot-hub-devguide-quotas-throttling.md
  * and troubleshoot-error-codes.md; https://learn.microsoft.com/azure/iot-hub/iot-hub-devguide-quotas-throttling):
  * - Queries are throttled at 20/min/unit on Free, S1 and S2 (1,000/min/unit on S3); twin reads at
- *   100/s on S1. Throttles "are rate limitations that are applied in minute ranges"; the docs' own
+ *   100/s on S1; "configurations and edge deployments (create, update, list, delete)" at 20/min/unit
+ *   on every tier. Throttles "are rate limitations that are applied in minute ranges"; the docs' own
  *   example (bulk registry operations on one S1 unit) says the request past the limit "in the same
  *   minute would be rejected because the limit has been reached".
  * - Past the limit the hub answers HTTP 429 with error 429001 ThrottlingException, and "the client
@@ -33,11 +34,11 @@
  *   hub, which is what a test of a client's pacing needs.
  */
 
-export const QUOTA_CLASSES = ['queries', 'twinReads'] as const;
+export const QUOTA_CLASSES = ['queries', 'twinReads', 'configurations'] as const;
 export type QuotaClass = (typeof QUOTA_CLASSES)[number];
 
 /** What the client sees in `Operation type:` of a 429 body. */
-export const OPERATION_TYPE: Record<QuotaClass, string> = { queries: 'Query', twinReads: 'TwinRead' };
+export const OPERATION_TYPE: Record<QuotaClass, string> = { queries: 'Query', twinReads: 'TwinRead', configurations: 'Configurations' };
 
 /** As written in the fixture or on the command line: class -> rate text such as "20/min". */
 export type QuotaSpec = Partial<Record<QuotaClass, string>>;
@@ -72,7 +73,7 @@ function isQuotaClass(name: string): name is QuotaClass {
 }
 
 function unknownClass(name: string): QuotaError {
-  return new QuotaError(`unknown quota "${name}" (expected ${QUOTA_CLASSES.join(' or ')})`);
+  return new QuotaError(`unknown quota "${name}" (expected ${QUOTA_CLASSES.slice(0, -1).join(', ')} or ${QUOTA_CLASSES[QUOTA_CLASSES.length - 1]})`);
 }
 
 /** `queries=20/min,twinReads=100/s` (the command line's form). */

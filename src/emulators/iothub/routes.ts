@@ -2,6 +2,7 @@
 
 export type Route =
   | { kind: 'query' }
+  | { kind: 'configurations'; operation: 'getConfigurations' }
   | { kind: 'twin'; operation: 'getTwin'; deviceId: string }
   | { kind: 'moduleTwin'; operation: 'getModuleTwin'; deviceId: string; moduleId: string }
   /** A twin path whose id is not valid percent-encoding. */
@@ -19,6 +20,11 @@ function decode(segment: string): string | undefined {
 
 export function matchRoute(method: string, path: string): Route {
   if (path === '/devices/query') return method === 'POST' ? { kind: 'query' } : { kind: 'methodNotAllowed', allow: 'POST' };
+  // The SDKs differ: azure-iothub asks for /configurations, the .NET one for /configurations/.
+  // Reading one configuration, creating and deleting them (/configurations/{id}) are not emulated.
+  if (path === '/configurations' || path === '/configurations/') {
+    return method === 'GET' ? { kind: 'configurations', operation: 'getConfigurations' } : { kind: 'methodNotAllowed', allow: 'GET' };
+  }
   const s = path.split('/');
   // ['', 'twins', id] or ['', 'twins', id, 'modules', moduleId]
   if (s[0] !== '' || s[1] !== 'twins') return { kind: 'unknown' };

@@ -12,13 +12,21 @@
  *          x-ms-continuation on every page but the last
  *     400  unparseable body/query or invalid continuation token (IoT Hub style error body)
  *     4xx/5xx  injected faults (see fixture.ts)
+ *   GET    /configurations?top=<n>&api-version=...   (also /configurations/, as the .NET SDK asks)
+ *     200  JSON array of the fixture's `configurations`, in fixture order, not paged (the real API
+ *          has no continuation); `top` n > 0 answers the first n, capped at what a hub holds
+ *          (MAX_CONFIGURATIONS_TOP); `top` absent or 0 answers all of them (the .NET SDK accepts 0,
+ *          and the portal asked GetConfigurationsAsync(0) for every configuration)
+ *     400  `top` that is not a whole non-negative number
+ *     4xx/5xx  injected faults (operation "getConfigurations", always page 1)
  *   GET    /twins/{deviceId}?api-version=...                      the device twin, as SELECT * returns it
  *   GET    /twins/{deviceId}/modules/{moduleId}?api-version=...   the module twin
  *     404  DeviceNotFound / ModuleNotFound
  *   any hub route
  *     401  missing/malformed/expired/wrongly signed SAS token
  *     400  InvalidProtocolVersion: no api-version, or one the hub does not know
- *     429  ThrottlingException when a quota is set and used up (quota.ts); no Retry-After
+ *     429  ThrottlingException when a quota is set and used up (quota.ts: queries, twinReads,
+ *          configurations); no Retry-After
  *   GET    /__emulator/stats   counters, throttling and quota state, emulated time (no auth)
  *   DELETE /__emulator/stats   resets the counters (not the quota windows: they are the hub's state)
  *   anything else -> 401 without a good token, 404 with one
@@ -37,7 +45,7 @@ import { checkApiVersion } from './api-version.js';
 import { verifyServiceToken } from './auth.js';
 import { EmulatedClock, type RealClock } from './clock.js';
 import { sendError, sendJson } from './errors.js';
-import { loadFixture, normalizeFixture, type FaultSpec, type Fixture, type FixtureInput } from './fixture.js';
+import { loadFixture, MAX_DEVICE_CONFIGURATIONS, MAX_EDGE_DEPLOYMENTS, normalizeFixture, type FaultSpec, type Fixture, type FixtureInput } from './fixture.js';
 import { executeQuery, parseQuery, QuerySyntaxError, type ParsedQuery } from './query.js';
 import { checkQuotaSpec, OPERATION_TYPE, QuotaMeter, type QuotaClass, type QuotaSpec, type QuotaState } from './quota.js';
 import { matchRoute, type Route } from './routes.js';
@@ -110,6 +118,8 @@ const MAX_PAGE_SIZE = 1000;
 const RESULT_CACHE_ENTRIES = 32;
 const PARSE_CACHE_ENTRIES = 256;
 const WARM_SLICE_MS = 8;
+/** The most configurations one answer holds: every one a hub can hold, deployments and the others. */
+const MAX_CONFIGURATIONS_TOP = MAX_EDGE_DEPLOYMENTS + MAX_DEVICE_CONFIGURATIONS;
 
 interface CachedResult {
   generation: number;
@@ -322,6 +332,49 @@ export async function startIotHubEmulator(options: IotHubEmulatorOptions = {}): 
       res.once('close', done);
     });
 
+  /**
+   * Plays an injected fault: true when it answered the request (an error, or a hang until the
+   * client leaves), false when the request is still to be answered (no fault, or a delay alone).
+   */
+  const answeredByFault = async (res: ServerResponse, fault: FaultSpec | undefined): Promise<boolean> => {
+    if (!fault) return false;
+    if (fault.hang) {
+      await hangUp(res);
+      return true;
+    }
+    if (fault.delayMs !== undefined && fault.delayMs > 0) {
+      await sleep(fault.delayMs);
+      if (res.destroyed || closing) return true;
+    }
+    if (fault.status === undefined) return false;
+    const headers: Record<string, string> = {};
+    const retryMs = fault.retryAfterMs ?? (fault.retryAfterSeconds !== undefined ? fault.retryAfterSeconds * 1000 : undefined);
+    if (retryMs !== undefined) {
+      headers['retry-after'] = String(Math.ceil(retryMs / 1000));
+      headers['x-ms-retry-after-ms'] = String(Math.ceil(retryMs));
+    }
+    const message =
+      fault.status === 429
+        ? 'Throttling: the request rate is too high, retry later'
+        : fault.status >= 500
+          ? 'The service encountered an error (injected fault)'
+          : 'The request failed (injected fault)';
+    sendError(res, fault.status, message, { detail: 'Injected by the emulator fixture', headers });
+    return true;
+  };
+
+  const answerConfigurations = async (res: ServerResponse, search: URLSearchParams) => {
+    const topText = search.get('top');
+    if (topText !== null && topText !== '' && !/^\d+$/.test(topText)) {
+      // What the real hub says here is not documented: a 400 BadRequest in its usual body.
+      sendError(res, 400, `The top parameter must be a whole non-negative number, got '${topText}'`);
+      return;
+    }
+    if (await answeredByFault(res, takeFault('getConfigurations', '', 1))) return;
+    const top = topText === null || topText === '' || Number(topText) === 0 ? MAX_CONFIGURATIONS_TOP : Math.min(Number(topText), MAX_CONFIGURATIONS_TOP);
+    sendJson(res, 200, JSON.stringify(current.configurations.slice(0, top)));
+  };
+
   /** A query request's body, read before any check so that even a refused request is counted under its operation. */
   interface QueryRequest {
     /** undefined: larger than MAX_BODY_BYTES */
@@ -377,33 +430,7 @@ export async function startIotHubEmulator(options: IotHubEmulatorOptions = {}): 
       offset = decoded;
     }
 
-    const fault = takeFault(operation, text, Math.floor(offset / pageSize) + 1);
-    if (fault?.hang) {
-      await hangUp(res);
-      return;
-    }
-    if (fault) {
-      if (fault.delayMs !== undefined && fault.delayMs > 0) {
-        await sleep(fault.delayMs);
-        if (res.destroyed || closing) return;
-      }
-      if (fault.status !== undefined) {
-        const headers: Record<string, string> = {};
-        const retryMs = fault.retryAfterMs ?? (fault.retryAfterSeconds !== undefined ? fault.retryAfterSeconds * 1000 : undefined);
-        if (retryMs !== undefined) {
-          headers['retry-after'] = String(Math.ceil(retryMs / 1000));
-          headers['x-ms-retry-after-ms'] = String(Math.ceil(retryMs));
-        }
-        const message =
-          fault.status === 429
-            ? 'Throttling: the request rate is too high, retry later'
-            : fault.status >= 500
-              ? 'The service encountered an error (injected fault)'
-              : 'The request failed (injected fault)';
-        sendError(res, fault.status, message, { detail: 'Injected by the emulator fixture', headers });
-        return;
-      }
-    }
+    if (await answeredByFault(res, takeFault(operation, text, Math.floor(offset / pageSize) + 1))) return;
 
     const rows = resultsFor(entry);
     const end = Math.min(rows.length, offset + pageSize);
@@ -462,7 +489,7 @@ export async function startIotHubEmulator(options: IotHubEmulatorOptions = {}): 
     }
 
     // An admitted request keeps its slot whatever happens next (a bad query, an injected fault).
-    const quotaClass: QuotaClass = route.kind === 'query' ? 'queries' : 'twinReads';
+    const quotaClass: QuotaClass = route.kind === 'query' ? 'queries' : route.kind === 'configurations' ? 'configurations' : 'twinReads';
     const refused = quota.take(quotaClass);
     if (refused) {
       throttled++;
@@ -476,6 +503,7 @@ export async function startIotHubEmulator(options: IotHubEmulatorOptions = {}): 
 
     if (route.kind === 'badId') return sendError(res, 400, 'The id in the path is not valid percent-encoding');
     if (route.kind === 'query') return answerQuery(req, res, query!);
+    if (route.kind === 'configurations') return answerConfigurations(res, search);
     answerTwin(res, route);
   };
 

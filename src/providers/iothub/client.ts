@@ -1,12 +1,21 @@
 import { formatDuration } from '../../duration.js';
 import { ApiCallCounter, networkErrorCode, ProviderError, type ProviderErrorKind } from '../errors.js';
 import { backoffMs, DEFAULT_RETRY, isRetryableStatus, REAL_CLOCK, retryAfterMs, type Clock, type RetryPolicy } from '../retry.js';
+import { ConfigurationShapeError, parseConfigurations, type IotHubConfiguration } from './configurations.js';
 import { createSasToken, type IotHubCredentials } from './sas.js';
 import { Pacer } from '../pace.js';
 
 export const IOTHUB_API_VERSION = '2021-04-12';
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 export const DEFAULT_PAGE_BUDGET_MS = 60_000;
+/**
+ * The `top` `listConfigurations` asks for: every configuration a hub can hold (100 automatic device
+ * management configurations and 100 IoT Edge deployments on a standard hub, per IoT Hub's quotas
+ * page). The hub lowers a larger `top` to its own maximum, so asking for more gains nothing.
+ */
+export const CONFIGURATIONS_TOP = 200;
+/** The alias `count` gives COUNT(): the one key of the one row it expects back. */
+const COUNT_ALIAS = 'n';
 /**
  * Throttles one page takes as the quota before they count as failures: with the rate halved on
  * each, the waits grow far past any reasonable quota long before this many.
@@ -21,7 +30,10 @@ export interface IotHubClientOptions {
   readonly retry?: RetryPolicy;
   /** One HTTP request, headers and body. */
   readonly requestTimeoutMs?: number;
-  /** One page, all its attempts and the waits between them: no page takes longer, whatever fails. */
+  /**
+   * One page (or the configurations list), all its attempts and the waits between them: no request
+   * takes longer, whatever fails.
+   */
   readonly pageBudgetMs?: number;
   readonly clock?: Clock;
   /** Shared by every request of the pass: paces them and slows down on 429. Default: unpaced until a 429. */
@@ -39,13 +51,32 @@ interface AttemptFailure {
   readonly detail: string;
 }
 
+/** One request, as the retry loop sends it and as its messages name it. */
+interface HubRequest {
+  readonly method: 'GET' | 'POST';
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body?: string;
+  /** Counted under this name, as the emulator counts it. */
+  readonly operation: string;
+  /** Names the request in a give-up message: `page 2 of query:devices`, `getConfigurations`. */
+  readonly subject: string;
+  /** Names it in one attempt's failure: `query:devices page 2`, `getConfigurations`. */
+  readonly where: string;
+  /** Called with the headers of the answer that succeeded, before its body is read. */
+  readonly onHeaders?: (headers: Headers) => void;
+}
+
 interface FetchedPage<T> {
   readonly items: T[];
   /** The next page, already asked for; null on the last page. */
   readonly next: Promise<FetchedPage<T>> | null;
 }
 
-/** A typed client of the IoT Hub query API over fetch: SAS auth, continuation paging, bounded retries. */
+/**
+ * A typed client of the IoT Hub service API over fetch: twin queries (continuation paging, COUNT)
+ * and the configurations list, every request with SAS auth, pacing, bounded retries and counting.
+ */
 export class IotHubClient {
   readonly calls: ApiCallCounter;
   readonly hubName: string;
@@ -83,6 +114,51 @@ export class IotHubClient {
     }
   }
 
+  /**
+   * `SELECT COUNT() AS n FROM <from> [WHERE <where>]`: the number of twins the filter matches. One
+   * request (the hub answers an aggregate on one page); an answer that is not exactly one row with
+   * a whole non-negative count is the hub's fault, not a zero.
+   */
+  async count(where: string | undefined, from: 'devices' | 'devices.modules' = 'devices'): Promise<number> {
+    const query = `SELECT COUNT() AS ${COUNT_ALIAS} FROM ${from}${where ? ` WHERE ${where}` : ''}`;
+    const rows: unknown[] = [];
+    for await (const page of this.queryPages(query)) rows.push(...page);
+    try {
+      return countIn(rows);
+    } catch (error) {
+      throw new ProviderError('iothub', 'protocol', `IoT Hub ${this.hubName}: a COUNT() of ${from} answered ${(error as Error).message}`);
+    }
+  }
+
+  /**
+   * `GET /configurations?top=<top>`: the hub's automatic device management configurations and IoT
+   * Edge deployments, in one unpaged answer (the API has no continuation). One request plus retries,
+   * paced, bounded and counted as `getConfigurations` like any query page.
+   */
+  async listConfigurations(top = CONFIGURATIONS_TOP): Promise<IotHubConfiguration[]> {
+    if (!Number.isSafeInteger(top) || top < 1) throw new RangeError(`listConfigurations: top must be a positive integer, got ${top}`);
+    const operation = 'getConfigurations';
+    const body = await this.send({
+      method: 'GET',
+      url: this.url('/configurations', { top: String(top) }),
+      headers: { accept: 'application/json' },
+      operation,
+      subject: operation,
+      where: operation,
+    });
+    try {
+      return parseConfigurations(body);
+    } catch (error) {
+      if (!(error instanceof ConfigurationShapeError)) throw error;
+      throw new ProviderError('iothub', 'protocol', `IoT Hub ${this.hubName}: ${operation} answered a list that is not of configurations: ${error.message}`);
+    }
+  }
+
+  private url(path: string, params: Record<string, string> = {}): string {
+    const search = new URLSearchParams({ ...params, 'api-version': IOTHUB_API_VERSION });
+    return `${this.base}${path}?${search.toString()}`;
+  }
+
   private fetchPage<T>(query: string, continuation: string | null, operation: string, page: number): Promise<FetchedPage<T>> {
     let next: Promise<FetchedPage<T>> | null | undefined;
     // The continuation is in the headers: ask for the next page as soon as they arrive, so the hub
@@ -94,7 +170,22 @@ export class IotHubClient {
       // Its failure surfaces when it is awaited; this only keeps an abandoned one from crashing the process.
       next?.catch(() => undefined);
     };
-    return this.post(query, continuation, operation, page, onContinuation).then((items) => ({ items: items as T[], next: next ?? null }));
+    const headers: Record<string, string> = {
+      'content-type': 'application/json; charset=utf-8',
+      accept: 'application/json',
+      'x-ms-max-item-count': String(this.pageSize),
+    };
+    if (continuation) headers['x-ms-continuation'] = continuation;
+    return this.send({
+      method: 'POST',
+      url: this.url('/devices/query'),
+      headers,
+      body: JSON.stringify({ query }),
+      operation,
+      subject: `page ${page} of ${operation}`,
+      where: `${operation} page ${page}`,
+      onHeaders: (h) => onContinuation(h.get('x-ms-continuation')),
+    }).then((items) => ({ items: items as T[], next: next ?? null }));
   }
 
   private authorization(): string {
@@ -106,22 +197,19 @@ export class IotHubClient {
     return this.token.value;
   }
 
-  /** One page, its body parsed: retried within `maxRetries` and the page budget, never past either. */
-  private async post(
-    query: string,
-    continuation: string | null,
-    operation: string,
-    page: number,
-    onContinuation: (token: string | null) => void,
-  ): Promise<unknown[]> {
-    const url = `${this.base}/devices/query?api-version=${IOTHUB_API_VERSION}`;
+  /**
+   * One request (a query page, the configurations list), its JSON array body parsed: retried within
+   * `maxRetries` and the page budget, never past either.
+   */
+  private async send(request: HubRequest): Promise<unknown[]> {
+    const { operation, subject, where } = request;
     let deadline = this.clock.now() + this.budgetMs;
     // An attempt left with a sliver of the budget cannot be answered in time: better to give up
     // before the wait that would lead to it.
     const minAttemptMs = Math.min(this.timeoutMs, this.budgetMs) / 10;
     const giveUp = (failure: AttemptFailure, attempts: number, budgetSpent: boolean) => {
       const after = `${budgetSpent ? `${formatDuration(this.budgetMs)} (budget) and ` : ''}${plural(attempts, 'attempt')}`;
-      const message = `IoT Hub ${this.hubName}: page ${page} of ${operation} gave up after ${after}: ${failure.detail}`;
+      const message = `IoT Hub ${this.hubName}: ${subject} gave up after ${after}: ${failure.detail}`;
       return new ProviderError('iothub', failure.kind, message, failure.status);
     };
     let throttles = 0;
@@ -129,37 +217,31 @@ export class IotHubClient {
       this.calls.quota.waitMs += await this.pacer.acquire();
       // A wait that ends a little late can eat into the last attempt's time, never below 1 ms.
       const timeoutMs = Math.max(1, Math.min(this.timeoutMs, deadline - this.clock.now()));
-      const headers: Record<string, string> = {
-        authorization: this.authorization(),
-        'content-type': 'application/json; charset=utf-8',
-        accept: 'application/json',
-        'x-ms-max-item-count': String(this.pageSize),
-      };
-      if (continuation) headers['x-ms-continuation'] = continuation;
+      const headers = { ...request.headers, authorization: this.authorization() };
       this.calls.add(operation);
       let failure: AttemptFailure;
       let wait: number | null = null;
       const timeout = this.clock.timeout(timeoutMs);
       try {
-        const response = await fetch(url, {
-          method: 'POST',
+        const response = await fetch(request.url, {
+          method: request.method,
           headers,
-          body: JSON.stringify({ query }),
+          ...(request.body !== undefined ? { body: request.body } : {}),
           // The body is read under the same signal: a hub that sends headers and then stalls is a
           // hang too.
           signal: timeout.signal,
         });
         if (response.ok) {
           this.pacer.succeeded();
-          onContinuation(response.headers.get('x-ms-continuation'));
+          request.onHeaders?.(response.headers);
           const body = await readJson(response);
           if (!Array.isArray(body)) {
-            throw new ProviderError('iothub', 'protocol', `IoT Hub ${this.hubName}: page ${page} of ${operation} is not a JSON array`);
+            throw new ProviderError('iothub', 'protocol', `IoT Hub ${this.hubName}: ${subject} is not a JSON array`);
           }
           return body;
         }
         await response.body?.cancel();
-        failure = this.httpFailure(response.status, operation, page);
+        failure = this.httpFailure(response.status, where);
         if (!isRetryableStatus(response.status)) throw toError(failure);
         wait = retryAfterMs(response.headers, this.clock.now());
         if (response.status === 429 && throttles < MAX_THROTTLES_PER_PAGE) {
@@ -178,7 +260,7 @@ export class IotHubClient {
         }
       } catch (error) {
         if (error instanceof ProviderError) throw error;
-        failure = this.networkFailure(error, timeoutMs, operation, page);
+        failure = this.networkFailure(error, timeoutMs, where);
       } finally {
         timeout.clear();
       }
@@ -199,8 +281,8 @@ export class IotHubClient {
     }
   }
 
-  private httpFailure(status: number, operation: string, page: number): AttemptFailure {
-    const where = `IoT Hub ${this.hubName}: ${operation} page ${page}`;
+  private httpFailure(status: number, request: string): AttemptFailure {
+    const where = `IoT Hub ${this.hubName}: ${request}`;
     if (status === 401 || status === 403) {
       return {
         kind: 'auth',
@@ -215,11 +297,11 @@ export class IotHubClient {
     return { kind, status, detail, message: `${where} ${detail}` };
   }
 
-  private networkFailure(error: unknown, timeoutMs: number, operation: string, page: number): AttemptFailure {
+  private networkFailure(error: unknown, timeoutMs: number, request: string): AttemptFailure {
     const e = error as { name?: string };
     if (e?.name === 'TimeoutError' || e?.name === 'AbortError') {
       const detail = `timed out after ${formatDuration(timeoutMs)}`;
-      return { kind: 'timeout', detail, message: `IoT Hub ${this.hubName}: ${operation} page ${page} ${detail}` };
+      return { kind: 'timeout', detail, message: `IoT Hub ${this.hubName}: ${request} ${detail}` };
     }
     const code = networkErrorCode(error) ?? 'network error';
     const detail = `unreachable at ${this.base} (${code})`;
@@ -239,6 +321,22 @@ async function readJson(response: Response): Promise<unknown> {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The count of a `SELECT COUNT() AS n` answer: exactly one row whose `n` is a whole non-negative
+ * number. Anything else throws, its message saying what came instead (a zero that was not counted
+ * must never pass for one).
+ */
+export function countIn(rows: readonly unknown[], alias = COUNT_ALIAS): number {
+  const n = rows.length === 1 ? (rows[0] as Record<string, unknown> | null)?.[alias] : undefined;
+  if (typeof n === 'number' && Number.isSafeInteger(n) && n >= 0) return n;
+  const got = rows.length === 1 ? truncate(JSON.stringify(rows[0]) ?? String(rows[0])) : plural(rows.length, 'row');
+  throw new Error(`${got}, not one row with a whole non-negative "${alias}"`);
+}
+
+function truncate(text: string, max = 80): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
 function plural(n: number, noun: string): string {
