@@ -19,6 +19,7 @@ import { generateAwsFleet, normalizeAwsFixture } from '../src/emulators/aws/inde
 import { AwsIot } from '../src/providers/aws/client.js';
 import { ApiCallCounter } from '../src/providers/errors.js';
 import type { FleetGauge } from '../src/run/fleet-gauges.js';
+import type { Check } from './support.js';
 
 const CLI = fileURLToPath(new URL('../../bin/portal-sync', import.meta.url));
 const THINGS = Number(process.env.BENCH_THINGS ?? 50_000);
@@ -41,7 +42,8 @@ function fixtureGauges(): Record<string, number> {
   };
 }
 
-export async function benchAwsGauges(): Promise<void> {
+export async function benchAwsGauges(): Promise<Check[]> {
+  const checks: Check[] = [];
   const spec = `things=${THINGS},thingTypes=${TYPES},edge=${EDGE}`;
   console.log(`\nmetrics push (AWS gauges): ${THINGS.toLocaleString('en-US')} AWS things (${EDGE.toLocaleString('en-US')} Greengrass core devices) across ${TYPES} thing types`);
   const dir = mkdtempSync(join(tmpdir(), 'portal-sync-bench-gauges-'));
@@ -72,6 +74,8 @@ export async function benchAwsGauges(): Promise<void> {
       const mark = got === want ? 'ok  ' : 'MISS';
       console.log(`  ${mark} ${gauge.padEnd(44)} ${String(got ?? 'withheld').padStart(8)}  (fleet: ${want})`);
     }
+    const wrong = Object.entries(expected).filter(([gauge, want]) => readings.values[gauge as FleetGauge] !== want).map(([gauge]) => gauge);
+    checks.push([`metrics aws: the 5 provider gauges of ${THINGS.toLocaleString('en-US')} things equal the fleet${wrong.length ? ` (wrong: ${wrong.join(', ')})` : ''}; ${calls.total} API calls, ${seconds.toFixed(2)} s`, wrong.length === 0]);
     for (const w of readings.withheld) console.log(`  withheld (${w.kind}) ${w.gauges.join(', ')}: ${w.reason}`);
     const listPages = calls.toJSON()['ListThings'] ?? 0;
     console.log(`  at AWS's published ListThings rate (${LIST_THINGS_PER_S}/s) its ${listPages} pages alone take ${(listPages / LIST_THINGS_PER_S).toFixed(1)} s`);
@@ -80,4 +84,5 @@ export async function benchAwsGauges(): Promise<void> {
     await exited;
     rmSync(dir, { recursive: true, force: true });
   }
+  return checks;
 }

@@ -9,6 +9,7 @@ import { azureFleetSource } from '../src/commands/fleet-azure.js';
 import { generateFleet, isDeployment, startIotHubEmulator, type Fixture } from '../src/emulators/iothub/index.js';
 import { IotHubClient } from '../src/providers/iothub/client.js';
 import { FLEET_GAUGES } from '../src/run/fleet-gauges.js';
+import type { Check } from './support.js';
 
 const DEVICES = Number(process.env.BENCH_GAUGE_DEVICES ?? 100_000);
 const EDGE = Number(process.env.BENCH_GAUGE_EDGE ?? 10_000);
@@ -30,7 +31,8 @@ function fromFixture(f: Fixture): Record<string, number> {
 
 const n = (v: number) => v.toLocaleString('en-US');
 
-export async function benchAzureGauges(): Promise<void> {
+export async function benchAzureGauges(): Promise<Check[]> {
+  const checks: Check[] = [];
   let started = process.hrtime.bigint();
   const fleet = generateFleet({ devices: DEVICES, lora: Math.round(DEVICES / 10), edge: EDGE, concentrators: Math.round(DEVICES / 20), gateways: Math.round(EDGE / 10) });
   const generatedS = Number(process.hrtime.bigint() - started) / 1e9;
@@ -50,6 +52,9 @@ export async function benchAzureGauges(): Promise<void> {
       .join(', ');
     console.log(`  azureFleetSource ${seconds.toFixed(3)} s wall  API calls ${client.calls.total} (expected ${EXPECTED_CALLS}): ${perOperation}  throttled ${client.calls.quota.throttled}`);
     const expected = fromFixture(emulator.fixture());
+    const wrong = FLEET_GAUGES.filter(({ name }) => expected[name] !== undefined && readings.values[name] !== expected[name]).map(({ name }) => name);
+    checks.push([`metrics azure: the 5 provider gauges of ${n(DEVICES)} devices equal the fleet${wrong.length ? ` (wrong: ${wrong.join(', ')})` : ''}`, wrong.length === 0]);
+    checks.push([`metrics azure: ${client.calls.total} API calls for the gauges of ${n(DEVICES)} devices (expected ${EXPECTED_CALLS}), ${seconds.toFixed(2)} s`, client.calls.total === EXPECTED_CALLS]);
     for (const { name } of FLEET_GAUGES) {
       const value = readings.values[name];
       const withheld = readings.withheld.find((w) => w.gauges.includes(name));
@@ -59,4 +64,5 @@ export async function benchAzureGauges(): Promise<void> {
   } finally {
     await emulator.close();
   }
+  return checks;
 }

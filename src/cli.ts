@@ -20,6 +20,7 @@ import { thingsInventory } from './commands/things.js';
 import { runPassCommand, withPassOptions } from './commands/common.js';
 import { registerEmulate } from './commands/emulate.js';
 import { registerHistory } from './commands/history.js';
+import { registerMetrics } from './commands/metrics.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerPrune } from './commands/prune.js';
 import { EXIT } from './run/exit.js';
@@ -184,6 +185,7 @@ export function buildProgram(setExitCode: (code: number) => void, logFormat: Log
       run(() => runPassCommand('greengrass', opts, () => greengrassInventory(resolveAwsConfig(opts, process.env)))),
     );
 
+  registerMetrics(program, run);
   registerMigrate(program, run);
   registerHistory(program, run);
   registerPrune(program, run);

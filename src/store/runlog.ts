@@ -28,6 +28,7 @@ export const EVENT_TYPES = [
   'error',
   'interrupted',
   'action',
+  'withheld',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];

@@ -91,6 +91,8 @@ export class AwsIot {
   private readonly pacers = new Map<string, Pacer>();
   private readyCheck: Promise<void> | null = null;
   private region: string | undefined;
+  /** The account of the ARNs read so far: AWS names no account elsewhere without an STS call. */
+  private account: string | null = null;
   private readonly types = new Map<string, Promise<DescribeThingTypeCommandOutput>>();
   private readonly edges = new Map<string, Promise<EdgeVerdict>>();
   private readonly groups = new Map<string, Promise<DescribeThingGroupCommandOutput | null>>();
@@ -150,10 +152,16 @@ export class AwsIot {
     });
   }
 
+  /** `<account>/<region>` of what this client read, once a ListThings page has shown an ARN; null before (or for an empty account). */
+  accountAndRegion(): string | null {
+    return this.account !== null && this.region !== undefined ? `${this.account}/${this.region}` : null;
+  }
+
   /** Every page of ListThings (name, type, version, attributes). */
   listThings(): AsyncIterable<ThingAttribute[]> {
     return awsPages('ListThings', async (nextToken) => {
       const out = await this.request('iot', 'ListThings', () => this.iot.send(new ListThingsCommand({ nextToken, maxResults: IOT_PAGE_SIZE })));
+      this.account ??= accountOfArn(out.things?.[0]?.thingArn);
       return { items: out.things, nextToken: out.nextToken };
     });
   }
@@ -406,4 +414,10 @@ function cached<T>(cache: Map<string, Promise<T>>, key: string, make: () => Prom
     cache.set(key, promise);
   }
   return promise;
+}
+
+/** The account field of an ARN (`arn:aws:iot:<region>:<account>:...`), or null. */
+function accountOfArn(arn: string | undefined): string | null {
+  const account = arn?.split(':')[4];
+  return account && /^\d{12}$/.test(account) ? account : null;
 }
