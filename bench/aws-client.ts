@@ -6,18 +6,12 @@
  * GetThingShadow through AwsIot with --concurrency 8, after a warm-up; prints CPU ms per call and
  * the wall time. BENCH_AWS_CALLS sets N (default 20000).
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { resolveAwsConfig } from '../src/config.js';
 import { AwsIot } from '../src/providers/aws/client.js';
 import { mapConcurrent } from '../src/providers/aws/concurrency.js';
 import { ApiCallCounter } from '../src/providers/errors.js';
-import type { Check } from './support.js';
+import { emulatorChild, type Check } from './support.js';
 
-const CLI = fileURLToPath(new URL('../../bin/portal-sync', import.meta.url));
 const CONCURRENCY = 8;
 const WARM_UP = 1000;
 
@@ -26,19 +20,8 @@ const CPU_MS_PER_CALL_TARGET = 0.35;
 
 export async function benchAwsClient(): Promise<Check[]> {
   const n = Number(process.env.BENCH_AWS_CALLS ?? 20_000);
-  const dir = mkdtempSync(join(tmpdir(), 'portal-sync-bench-aws-'));
-  const envFile = join(dir, 'emulator.env');
-  const child = spawn(process.execPath, [CLI, 'emulate', '--generate', `things=${n + WARM_UP}`, '--write-env', envFile], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const emulator = await emulatorChild(`things=${n + WARM_UP}`);
   try {
-    while (!existsSync(envFile)) {
-      if (child.exitCode !== null) throw new Error(`emulate exited ${child.exitCode} before it was ready`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    for (const line of readFileSync(envFile, 'utf8').split('\n')) {
-      const m = /^export ([A-Z0-9_]+)='(.*)'$/.exec(line);
-      if (m) process.env[m[1]!] = m[2]!;
-    }
     const calls = new ApiCallCounter();
     let warnings = 0;
     const aws = new AwsIot(resolveAwsConfig({ concurrency: String(CONCURRENCY) }, process.env), calls, { warn: () => warnings++, debug: () => undefined });
@@ -60,7 +43,7 @@ export async function benchAwsClient(): Promise<Check[]> {
       console.log(`  ${label.padEnd(15)} ${n} calls: ${(cpuMs / n).toFixed(3)} ms CPU/call (user ${(used.user / 1000 / n).toFixed(3)}, system ${(used.system / 1000 / n).toFixed(3)}), wall ${(wall / 1000).toFixed(2)} s`);
       return { cpuMs, wall };
     };
-    console.log(`aws-client: AwsIot against the emulator in process ${child.pid}, concurrency ${CONCURRENCY}`);
+    console.log(`aws-client: AwsIot against the emulator in process ${emulator.pid}, concurrency ${CONCURRENCY}`);
     const describe = await measure('DescribeThing', (t) => aws.describeThing(t));
     const shadow = await measure('GetThingShadow', async (t) => {
       if (!(await aws.hasClassicShadow(t))) throw new Error(`${t} has no classic shadow`);
@@ -73,8 +56,6 @@ export async function benchAwsClient(): Promise<Check[]> {
       [`aws-client: ${counted} calls counted for ${2 * n} made, ${warnings} retried`, counted === 2 * n && warnings === 0],
     ];
   } finally {
-    child.kill('SIGTERM');
-    await exited;
-    rmSync(dir, { recursive: true, force: true });
+    await emulator.stop();
   }
 }

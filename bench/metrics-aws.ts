@@ -8,20 +8,14 @@
  * each gauge beside the same fleet counted from the generator's output, and the floor AWS's published
  * ListThings rate (10 a second) puts on a real account. BENCH_THINGS sets the fleet size.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { awsFleetSource } from '../src/commands/fleet-aws.js';
 import { resolveAwsConfig } from '../src/config.js';
 import { generateAwsFleet, normalizeAwsFixture } from '../src/emulators/aws/index.js';
 import { AwsIot } from '../src/providers/aws/client.js';
 import { ApiCallCounter } from '../src/providers/errors.js';
 import type { FleetGauge } from '../src/run/fleet-gauges.js';
-import type { Check } from './support.js';
+import { emulatorChild, type Check } from './support.js';
 
-const CLI = fileURLToPath(new URL('../../bin/portal-sync', import.meta.url));
 const THINGS = Number(process.env.BENCH_THINGS ?? 50_000);
 const EDGE = Math.round(THINGS / 10);
 const TYPES = 20;
@@ -46,19 +40,8 @@ export async function benchAwsGauges(): Promise<Check[]> {
   const checks: Check[] = [];
   const spec = `things=${THINGS},thingTypes=${TYPES},edge=${EDGE}`;
   console.log(`\nmetrics push (AWS gauges): ${THINGS.toLocaleString('en-US')} AWS things (${EDGE.toLocaleString('en-US')} Greengrass core devices) across ${TYPES} thing types`);
-  const dir = mkdtempSync(join(tmpdir(), 'portal-sync-bench-gauges-'));
-  const envFile = join(dir, 'emulator.env');
-  const child = spawn(process.execPath, [CLI, 'emulate', '--generate', spec, '--write-env', envFile], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const emulator = await emulatorChild(spec);
   try {
-    while (!existsSync(envFile)) {
-      if (child.exitCode !== null) throw new Error(`emulate exited ${child.exitCode} before it was ready`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    for (const line of readFileSync(envFile, 'utf8').split('\n')) {
-      const m = /^export ([A-Z0-9_]+)='(.*)'$/.exec(line);
-      if (m) process.env[m[1]!] = m[2]!;
-    }
     const calls = new ApiCallCounter();
     const warnings: string[] = [];
     const client = new AwsIot(resolveAwsConfig({}, process.env), calls, { warn: (m) => warnings.push(m), debug: () => undefined });
@@ -80,9 +63,7 @@ export async function benchAwsGauges(): Promise<Check[]> {
     const listPages = calls.toJSON()['ListThings'] ?? 0;
     console.log(`  at AWS's published ListThings rate (${LIST_THINGS_PER_S}/s) its ${listPages} pages alone take ${(listPages / LIST_THINGS_PER_S).toFixed(1)} s`);
   } finally {
-    child.kill('SIGTERM');
-    await exited;
-    rmSync(dir, { recursive: true, force: true });
+    await emulator.stop();
   }
   return checks;
 }

@@ -1,7 +1,7 @@
 /** What the benchmarks share: a scratch database per backend, the CLI run as its own process, checks. */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -142,3 +142,34 @@ export async function acrossBackends(name: string, bench: (backend: string) => P
   }
   return { all, checks };
 }
+
+/**
+ * `portal-sync emulate --generate <spec>` in a child process, so the CPU the benchmark measures is
+ * its own and not the emulator's. Its environment (endpoints, keys) is set in this process's env.
+ */
+export async function emulatorChild(spec: string): Promise<{ pid: number | undefined; stop(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'portal-sync-bench-emulator-'));
+  const envFile = join(dir, 'emulator.env');
+  const child = spawn(process.execPath, [CLI, 'emulate', '--generate', spec, '--write-env', envFile], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    child.kill('SIGTERM');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    while (!existsSync(envFile)) {
+      if (child.exitCode !== null) throw new Error(`emulate exited ${child.exitCode} before it was ready`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    for (const line of readFileSync(envFile, 'utf8').split('\n')) {
+      const m = /^export ([A-Z0-9_]+)='(.*)'$/.exec(line);
+      if (m) process.env[m[1]!] = m[2]!;
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { pid: child.pid, stop };
+}
+

@@ -51,9 +51,12 @@ describe('quota and time bounds', () => {
     const doc = parseJson(result);
     expect(result.code).toBe(0);
     expect(doc.apiCalls.total).toBe(5);
-    // Five requests at 10 a second: at least four gaps of 100 ms, all of it time spent on quota.
+    // Five requests at 10 a second: at least four gaps of 100 ms. The pacer waits what is left of
+    // each gap once its request is done, so the wait it reports shrinks as requests get slower (a
+    // loaded machine): some wait, never more than the gaps themselves.
     expect(Date.now() - started).toBeGreaterThanOrEqual(400);
-    expect(doc.quota.waitSeconds).toBeGreaterThanOrEqual(0.3);
+    expect(doc.quota.waitSeconds).toBeGreaterThan(0);
+    expect(doc.quota.waitSeconds).toBeLessThanOrEqual(0.4 + 0.05);
     expect(doc.quota.throttledRequests).toBe(0);
     expect((await sync('--rate', 'fast')).code).toBe(64);
   });
