@@ -88,8 +88,9 @@ function renderFleetTable(result: MetricsPushResult, color: boolean): string {
   if (result.status !== 'failed' || Object.keys(result.readings.values).length > 0 || result.readings.withheld.length > 0) {
     const why = new Map<FleetGauge, { kind: string; reason: string }>();
     for (const w of result.readings.withheld) for (const g of w.gauges) why.set(g, w);
+    const noted = result.readings.withheld.length > 0;
     const table = new Table({
-      head: ['gauge', 'value', ''],
+      head: noted ? ['gauge', 'value', ''] : ['gauge', 'value'],
       style: { head: color ? ['bold'] : [], border: color ? ['grey'] : [] },
       wordWrap: false,
       chars: COMPACT,
@@ -97,7 +98,7 @@ function renderFleetTable(result: MetricsPushResult, color: boolean): string {
     for (const { name } of FLEET_GAUGES) {
       const value = result.readings.values[name];
       const withheld = why.get(name);
-      if (value !== undefined) table.push([name, { hAlign: 'right', content: value.toLocaleString('en-US') }, '']);
+      if (value !== undefined) table.push([name, { hAlign: 'right', content: value.toLocaleString('en-US') }, ...(noted ? [''] : [])]);
       else if (withheld) table.push([c.dim(name), '', (withheld.kind === 'failed' ? c.red : c.dim)(`${withheld.kind === 'failed' ? 'withheld' : 'unavailable'}: ${withheld.reason}`)]);
     }
     lines.push(table.toString());
