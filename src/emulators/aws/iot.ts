@@ -155,7 +155,7 @@ function deleteThingType(req: OpRequest): OpReply {
     throw invalid('iot', `Thing type ${t.name} cannot be deleted until it has been deprecated for 5 minutes.`);
   }
   // "You cannot delete a thing type if it has things associated with it" (API reference,
-  // DeleteThingType): InvalidRequestException, the only 400 its model lists. AWS's exact message was
+  // DeleteThingType): InvalidRequestException (400), as for the other refusals. AWS's exact message was
   // not found in any public source; this one is written in the style of its other IoT messages.
   if (req.state.firstThingOfType(t.name) !== undefined) {
     throw invalid('iot', `Can not delete thing type ${t.name} because there are things associated with it.`);
