@@ -1,3 +1,4 @@
+import type { ThingOfType } from '../providers/aws/client.js';
 import type { EdgeVerdict } from '../providers/aws/edge.js';
 import type { DesiredRecord, RemoteAction, RemoteEntry } from '../reconcile/index.js';
 import { columnCheck, type ColumnSpec } from '../store/schema.js';
@@ -92,6 +93,40 @@ export function adopting(entry: RemoteEntry, unowned: ReadonlySet<string>): Remo
 export function keptForDevices(name: string | null, devices: number, why: string): string {
   const used = `still used by ${devices} device${devices === 1 ? '' : 's'}`;
   return name === null ? `${why}, but ${used}: not deleted` : `thing type ${name} ${why}, but the model is ${used}: not deleted, and the type is not deleted in AWS either`;
+}
+
+/**
+ * A long-deprecated type that things still have is not deleted in AWS: AWS refuses ("You cannot
+ * delete a thing type if it has things associated with it", DeleteThingType), and would every pass.
+ * A skip, not a failure: nothing went wrong, the pass just cannot do it, and exit 3 on every pass
+ * until someone retypes the things would only teach people to ignore exit 3. Its ref is the type's
+ * name, as its deletion's is, not its model's id: the model leaves the portal as for any deprecated
+ * type (a skip under the model's id would keep it).
+ */
+export function keptForThings(facts: Pick<ThingTypeFacts, 'name' | 'deprecationDate'>, now: number, thing: ThingOfType): RemoteEntry {
+  const used = thing.more ? `1+ things still have this type (e.g. ${thing.name})` : `1 thing still has this type (${thing.name})`;
+  return {
+    kind: 'skipped',
+    key: facts.name,
+    reason: `thing type ${facts.name}, ${deprecatedAgo(facts, now)}, but ${used}: AWS refuses to delete it; retype or delete ${thing.more ? 'those things' : 'that thing'} first`,
+  };
+}
+
+/**
+ * Whether things still have a long-deprecated type could not be read: its deletion is not planned
+ * (the safe side), and the pass is partial. Under the type's name, as {@link keptForThings}.
+ */
+export function thingCheckFailed(facts: Pick<ThingTypeFacts, 'name' | 'deprecationDate'>, now: number, error: string): RemoteEntry {
+  return {
+    kind: 'failed',
+    key: facts.name,
+    error: `thing type ${facts.name}, ${deprecatedAgo(facts, now)}, is not deleted in AWS: whether things still have it could not be read: ${error}`,
+  };
+}
+
+function deprecatedAgo(facts: Pick<ThingTypeFacts, 'deprecationDate'>, now: number): string {
+  const since = facts.deprecationDate?.getTime();
+  return since === undefined || Number.isNaN(since) ? 'deprecated' : `deprecated ${formatAge(Math.max(0, now - since))} ago`;
 }
 
 /** `device_models` columns: id and name are varchar(255) (migration 001), the description is text. */

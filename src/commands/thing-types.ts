@@ -8,7 +8,7 @@ import type { ActionContext, Inventory, RemoteContext } from '../run/inventory.j
 import type { Logger } from '../run/log.js';
 import { applyDeviceModelsPlan, DEVICE_MODEL_FIELDS, deviceCountsByModel, loadCurrentDeviceModels, unownedDeviceModelIds } from '../store/device-models.js';
 import { awsClient, nameField } from './aws-source.js';
-import { adopting, decideThingType, DELETE_THING_TYPE, deviceModelProblem, keptForDevices, type ThingTypeFacts } from './thing-types-mapping.js';
+import { adopting, decideThingType, DELETE_THING_TYPE, deviceModelProblem, keptForDevices, keptForThings, thingCheckFailed, type ThingTypeFacts } from './thing-types-mapping.js';
 
 export interface ThingTypesOptions {
   /** A type deprecated longer ago than this is deleted in AWS (--deprecation-grace). */
@@ -21,7 +21,8 @@ export interface ThingTypesOptions {
  * AWS IoT thing types -> `device_models`: standard, non-deprecated types are device models; edge
  * types and types whose `iotEdge` tag does not say are skipped with the reason; types deprecated
  * past the grace period are deleted in AWS (a remote action) with their dynamic thing group. A
- * model that devices still use is never deleted, and neither is its type.
+ * model that devices still use is never deleted, and neither is its type; nor is a type that things
+ * still have in AWS (AWS would refuse: skipped with the reason, its model leaving all the same).
  *
  * Its models are the rows it wrote (thing_type_name set): the Azure fleet's and the portal's own
  * models are never loaded, so never updated or deleted. An unowned row whose id is a standard type's
@@ -50,18 +51,23 @@ export function thingTypesInventory(aws: AwsConfig, options: ThingTypesOptions):
       const listed = new Set<string>();
       for await (const page of iot.listThingTypes()) {
         const facts = await mapConcurrent(page, aws.concurrency, (type) => factsOf(iot, type));
+        const verdicts = await mapConcurrent(facts, aws.concurrency, async (fact) => ('error' in fact ? null : judge(iot, fact, usage, now(), options.graceMs)));
         const entries: RemoteEntry[] = [];
-        for (const fact of facts) {
+        facts.forEach((fact, i) => {
           if ('error' in fact) {
             // The type exists but could not be read: its model (whatever its id) must not be deleted.
             ctx.markIncomplete(`thing type ${fact.name} could not be read`);
             entries.push({ kind: 'failed', key: fact.name, error: fact.error });
-            continue;
+            return;
           }
           listed.add(fact.id);
           typeNames.set(fact.id, fact.name);
-          entries.push(...judge(fact, usage, ctx, now(), options.graceMs).map((entry) => adopting(entry, unowned)));
-        }
+          const verdict = verdicts[i]!;
+          if (verdict.note !== null) ctx.log.info(`thing type ${fact.name} ${verdict.note}`);
+          // Planned here, in listing order, not as the concurrent checks end: the plan is the same every pass.
+          if (verdict.action !== null) ctx.planAction(verdict.action);
+          entries.push(...verdict.entries.map((entry) => adopting(entry, unowned)));
+        });
         yield entries;
       }
       // The listing is complete: models without a live type go, unless devices still use them.
@@ -82,16 +88,38 @@ export function thingTypesInventory(aws: AwsConfig, options: ThingTypesOptions):
   };
 }
 
-/** The entries of one readable type; a deprecated one may plan its deletion in AWS instead. */
-function judge(fact: ThingTypeFacts, usage: ReadonlyMap<string, number>, ctx: RemoteContext, now: number, graceMs: number): RemoteEntry[] {
+/** What one readable type brings to the plan: its entries, the deletion in AWS it plans, a line for the log. */
+interface Verdict {
+  readonly entries: RemoteEntry[];
+  readonly action: RemoteAction | null;
+  readonly note: string | null;
+}
+
+/**
+ * The verdict on one readable type. A deprecated one is no device model (its model, not listed,
+ * leaves the portal); past the grace period its deletion in AWS is planned, unless devices still
+ * use its model, or things still have the type in AWS, which refuses to delete it then: asked with
+ * one ListThings call, made for such a type only.
+ */
+async function judge(iot: AwsIot, fact: ThingTypeFacts, usage: ReadonlyMap<string, number>, now: number, graceMs: number): Promise<Verdict> {
   const decision = decideThingType(fact, now, graceMs);
-  if (decision.kind === 'entry') return [decision.entry];
+  if (decision.kind === 'entry') return { entries: [decision.entry], action: null, note: null };
   const devices = usage.get(decision.key) ?? 0;
-  if (devices > 0) return [{ kind: 'skipped', key: decision.key, reason: keptForDevices(fact.name, devices, 'is deprecated') }];
-  ctx.log.info(`thing type ${fact.name} ${decision.note}`);
-  if (decision.action) ctx.planAction(decision.action);
-  // Not listed: an existing model of it leaves the portal (a complete listing's delete).
-  return [];
+  if (devices > 0) return { entries: [{ kind: 'skipped', key: decision.key, reason: keptForDevices(fact.name, devices, 'is deprecated') }], action: null, note: null };
+  if (decision.action === null) return { entries: [], action: null, note: decision.note };
+  try {
+    const thing = await iot.thingOfType(fact.name);
+    if (thing !== null) return { entries: [keptForThings(fact, now, thing)], action: null, note: null };
+  } catch (error) {
+    if (isPassWide(error)) throw error;
+    return { entries: [thingCheckFailed(fact, now, error instanceof Error ? error.message : String(error))], action: null, note: null };
+  }
+  return { entries: [], action: decision.action, note: decision.note };
+}
+
+/** Refused credentials or an unreachable AWS: no other type would escape it, so the listing ends. */
+function isPassWide(error: unknown): boolean {
+  return error instanceof ProviderError && (error.kind === 'auth' || error.kind === 'unreachable' || error.kind === 'timeout');
 }
 
 type Facts = ThingTypeFacts | { readonly name: string; readonly error: string };
@@ -119,7 +147,7 @@ async function factsOf(iot: AwsIot, type: ThingTypeDefinition): Promise<Facts> {
       edge: deprecated ? null : await iot.thingTypeEdge(name),
     };
   } catch (error) {
-    if (error instanceof ProviderError && (error.kind === 'auth' || error.kind === 'unreachable' || error.kind === 'timeout')) throw error;
+    if (isPassWide(error)) throw error;
     return { name: name || '(no name)', error: error instanceof Error ? error.message : String(error) };
   }
 }

@@ -1,6 +1,15 @@
 /** The thing-types rules as a pure function of a type's facts and the time (INVENTORIES.md, thing-types). */
 import { describe, expect, it } from 'vitest';
-import { adopting, decideThingType, DEFAULT_DEPRECATION_GRACE_MS, deviceModelProblem, keptForDevices, type ThingTypeFacts } from '../../src/commands/thing-types-mapping.js';
+import {
+  adopting,
+  decideThingType,
+  DEFAULT_DEPRECATION_GRACE_MS,
+  deviceModelProblem,
+  keptForDevices,
+  keptForThings,
+  thingCheckFailed,
+  type ThingTypeFacts,
+} from '../../src/commands/thing-types-mapping.js';
 
 const NOW = Date.parse('2026-11-23T12:00:00Z');
 const GRACE = 5 * 60_000;
@@ -117,6 +126,30 @@ describe('keptForDevices and deviceModelProblem', () => {
     expect(deviceModelProblem(record('t'.repeat(256), 'sensor'))).toBe('thingTypeId is 256 characters long; at most 255 fit');
     expect(deviceModelProblem(record('tt-1', 'n'.repeat(300)))).toBe('thingTypeName is 300 characters long; at most 255 fit');
     expect(deviceModelProblem(record('tt-1', 'ok', 'a\u0000b'))).toBe('description contains a NUL character');
+  });
+});
+
+describe('a long-deprecated type that things still have', () => {
+  const DAY = 24 * 60 * 60_000;
+  it('is skipped under its name (its model, keyed by id, still leaves), saying which thing and what to do', () => {
+    expect(keptForThings(deprecatedAgo(37 * DAY), NOW, { name: 'probe-old', more: false })).toEqual({
+      kind: 'skipped',
+      key: 'sensor',
+      reason: 'thing type sensor, deprecated 37 days ago, but 1 thing still has this type (probe-old): AWS refuses to delete it; retype or delete that thing first',
+    });
+    expect(keptForThings(deprecatedAgo(3 * 60 * 60_000), NOW, { name: 'probe-1', more: true })).toEqual({
+      kind: 'skipped',
+      key: 'sensor',
+      reason: 'thing type sensor, deprecated 3 h ago, but 1+ things still have this type (e.g. probe-1): AWS refuses to delete it; retype or delete those things first',
+    });
+  });
+
+  it('whose check failed is failed under its name, with the error', () => {
+    expect(thingCheckFailed(deprecatedAgo(10 * 60_000), NOW, 'AWS ListThings failed: boom')).toEqual({
+      kind: 'failed',
+      key: 'sensor',
+      error: 'thing type sensor, deprecated 10 min ago, is not deleted in AWS: whether things still have it could not be read: AWS ListThings failed: boom',
+    });
   });
 });
 

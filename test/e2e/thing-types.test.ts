@@ -120,12 +120,15 @@ describe.each(BACKENDS)('thing-types end to end on %s', (backend) => {
     const state = aws.emulator.state();
     expect(state.thingTypes).toEqual(['fresh', 'gateway', 'meter', 'sensor', 'untagged']);
     expect(state.thingGroups).toEqual(['fresh', 'older', 'static-group']);
-    // One describe per type, tags only for the types that are not deprecated, one delete each.
+    // One describe per type, tags only for the types that are not deprecated, one delete each, and
+    // for the one type past its grace period, one ListThings (one thing at most) asking whether
+    // things still have it (AWS refuses to delete it then).
     expect(doc.apiCalls.operations).toEqual({
       DeleteDynamicThingGroup: 1,
       DeleteThingType: 1,
       DescribeThingType: 6,
       ListTagsForResource: 4,
+      ListThings: 1,
       ListThingTypes: 1,
     });
     // The run log: the action under the type's name, the skips, and the run's summary counting the action.
@@ -191,6 +194,13 @@ describe.each(BACKENDS)('thing-types end to end on %s', (backend) => {
     ]);
     expect(doc.warnings.map((w: any) => w.ref)).toEqual(['tt-door-sensor', 'tt-thermometer']);
     expect(doc.warnings[0].message).toMatch(/^adopts the existing device model tt-door-sensor, which no command owned/);
+    // retired-probe, deprecated long ago, is still the type of probe-old: AWS would refuse to delete it, so no deletion is planned.
+    expect(doc.remoteActions).toEqual([]);
+    expect(doc.skipped).toContainEqual({
+      ref: 'retired-probe',
+      reason: expect.stringMatching(/^thing type retired-probe, deprecated \d+ days ago, but 1 thing still has this type \(probe-old\): AWS refuses to delete it/),
+    });
+    expect(aws.emulator.state().thingTypes).toContain('retired-probe');
     expect([...doc.skipped.map((s: any) => s.ref)].filter((r: string) => r.startsWith('m-'))).toEqual([]);
     expect((await models()).filter((m: any) => m.id.startsWith('m-'))).toEqual(azure);
     expect(await owners()).toEqual({ 'm-door': null, 'm-lora-th': null, 'm-thermo': null, 'tt-door-sensor': 'door-sensor', 'tt-thermometer': 'thermometer' });
@@ -359,6 +369,87 @@ describe.each(BACKENDS)('thing-types end to end on %s', (backend) => {
     expect((await models()).map((m: any) => m.id)).toEqual(['tt-meter', 'tt-old', 'tt-sensor', 'tt-vanished']);
     expect(aws.emulator.state().thingTypes).toContain('old');
     expect(aws.emulator.stats().requests.DeleteThingType ?? 0).toBe(0);
+  });
+
+  it('does not delete a long-deprecated type that things still have (AWS would refuse), says why, and deletes it once they are gone', async () => {
+    await seedModels([{ id: 'tt-old', name: 'old' }]);
+    // Things of the old type: one of them, then two; and one of the type deprecated too recently for a check.
+    const things = [
+      { name: 'probe-1', type: 'old' },
+      { name: 'probe-2', type: 'old' },
+      { name: 'fresh-1', type: 'fresh' },
+      { name: 'sensor-1', type: 'sensor' },
+    ];
+    aws.write(fleet(BASE(), { things: things.filter((t) => t.name !== 'probe-2') }));
+    const { result, doc } = await runJson('--detailed-exitcode');
+    // The model still leaves the portal (a deprecated type is no device model): a change, exit 2, not 3.
+    expect(result.code, result.stderr).toBe(2);
+    expect(doc.status).toBe('ok');
+    expect(doc.summary).toMatchObject({ create: 2, delete: 1, skipped: 3, failed: 0 });
+    expect(doc.changes.filter((c: any) => c.action === 'delete').map((c: any) => c.ref)).toEqual(['tt-old']);
+    expect(doc.remoteActions).toEqual([]);
+    expect(doc.skipped).toContainEqual({
+      ref: 'old',
+      reason: 'thing type old, deprecated 10 min ago, but 1 thing still has this type (probe-1): AWS refuses to delete it; retype or delete that thing first',
+    });
+    // One ListThings for the one type past its grace period, none for the others; no DeleteThingType at all.
+    expect(doc.apiCalls.operations).toEqual({ DescribeThingType: 6, ListTagsForResource: 4, ListThings: 1, ListThingTypes: 1 });
+    expect(aws.emulator.state().thingTypes).toContain('old');
+    expect(aws.emulator.state().thingGroups).toContain('old');
+    expect(aws.emulator.stats().requests.DeleteThingType ?? 0).toBe(0);
+    expect(await events(doc.runId, 'skip')).toContainEqual({ level: 'info', ref: 'old', message: doc.skipped.find((s: any) => s.ref === 'old').reason });
+    expect((await models()).map((m: any) => m.id)).toEqual(['tt-meter', 'tt-sensor']);
+
+    // Every later pass says it again, and is not partial for it: exit 0, no changes.
+    aws.write(fleet(BASE(), { things }));
+    const table = await run(['--detailed-exitcode']);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toContain('No changes.');
+    expect(table.stdout).toMatch(/│ ! │ old\s*│ skipped: thing type old, deprecated 10 min ago, but 1\+ things still have this type \(e\.g\. probe-1\): AWS refuses/);
+    const json = await runJson();
+    expect(json.result.code, json.result.stderr).toBe(0);
+    expect(json.doc.skipped).toContainEqual({
+      ref: 'old',
+      reason: 'thing type old, deprecated 10 min ago, but 1+ things still have this type (e.g. probe-1): AWS refuses to delete it; retype or delete those things first',
+    });
+    expect(aws.emulator.state().thingTypes).toContain('old');
+
+    // The things retyped (the fixture rewritten without them): the next pass deletes the type and its group.
+    aws.write(fleet(BASE(), { things: things.filter((t) => t.type !== 'old') }));
+    const after = await runJson();
+    expect(after.result.code, after.result.stderr).toBe(0);
+    expect(after.doc.skipped.map((s: any) => s.ref)).not.toContain('old');
+    expect(after.doc.remoteActions).toEqual([expect.objectContaining({ ref: 'old', outcome: 'done', message: 'thing type deleted; dynamic thing group deleted' })]);
+    expect(aws.emulator.state().thingTypes).not.toContain('old');
+    expect(aws.emulator.state().thingGroups).not.toContain('old');
+  });
+
+  it('a failed check for things of a long-deprecated type plans no deletion and makes the pass partial', async () => {
+    aws.write(fleet(BASE(), { faults: [{ operation: 'ListThings', kind: 'error', status: 500, times: 1 }] }));
+    const { result, doc } = await runJson('--max-retries', '0');
+    expect(result.code, result.stderr).toBe(3);
+    expect(doc.status).toBe('partial');
+    expect(doc.remoteActions).toEqual([]);
+    expect(doc.failed).toEqual([
+      {
+        ref: 'old',
+        error: expect.stringMatching(
+          /^thing type old, deprecated 10 min ago, is not deleted in AWS: whether things still have it could not be read: AWS ListThings \(things of thing type old\) failed after 1 attempt: InternalFailureException \(HTTP 500\)/,
+        ),
+      },
+    ]);
+    // The rest of the pass is applied: the models of the standard types are created.
+    expect((await models()).map((m: any) => m.id)).toEqual(['tt-meter', 'tt-sensor']);
+    expect(aws.emulator.state().thingTypes).toContain('old');
+    expect(aws.emulator.stats().requests.DeleteThingType ?? 0).toBe(0);
+    expect(await events(doc.runId, 'fail')).toEqual([{ level: 'error', ref: 'old', message: doc.failed[0].error }]);
+    const runRow = await db.knex()('sync_runs').where('id', doc.runId).first();
+    expect(runRow.status).toBe('partial');
+    expect(Number(runRow.exit_code)).toBe(3);
+    // The fault spent, the next pass checks again, finds no thing of the type, and deletes it.
+    const next = await runJson('--max-retries', '0');
+    expect(next.result.code, next.result.stderr).toBe(0);
+    expect(next.doc.remoteActions.map((a: any) => [a.ref, a.outcome])).toEqual([['old', 'done']]);
   });
 
   it('a refused pass (mass-delete guard) deletes nothing in AWS either, and records why', async () => {

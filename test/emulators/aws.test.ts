@@ -12,6 +12,7 @@ import {
   DescribeThingCommand,
   DescribeThingGroupCommand,
   DescribeThingTypeCommand,
+  InvalidRequestException,
   ListTagsForResourceCommand,
   ListThingsCommand,
   ListThingTypesCommand,
@@ -366,6 +367,8 @@ describe('deletions', () => {
   });
 
   it('refuses DeleteThingType until the type has been deprecated for 5 minutes by the emulator clock', async () => {
+    // No thing has the type here: AWS would refuse the deletion for them too (the next test).
+    aws.write({ ...FLEET, things: FLEET.things.filter((t) => t.type !== 'sensor') });
     const notDeprecated = await errorOf(c.iot.send(new DeleteThingTypeCommand({ thingTypeName: 'sensor' })));
     expect(notDeprecated.name).toBe('InvalidRequestException');
     expect(notDeprecated.message).toContain('must be deprecated');
@@ -389,6 +392,37 @@ describe('deletions', () => {
     expect(aws.emulator.stats().state.thingTypes).toBe(2);
     const again = await errorOf(c.iot.send(new DeleteThingTypeCommand({ thingTypeName: 'sensor' })));
     expect(again.name).toBe('ResourceNotFoundException');
+  });
+
+  it('refuses DeleteThingType while things still have the type, after the other checks, and deletes it once none has', async () => {
+    // Absent is said first (404), then not deprecated, then the 5 minutes, then the things.
+    const absent = await errorOf(c.iot.send(new DeleteThingTypeCommand({ thingTypeName: 'nope' })));
+    expect(absent.name).toBe('ResourceNotFoundException');
+    const notDeprecated = await errorOf(c.iot.send(new DeleteThingTypeCommand({ thingTypeName: 'sensor' })));
+    expect(notDeprecated.message).toContain('must be deprecated');
+    await c.iot.send(new DeprecateThingTypeCommand({ thingTypeName: 'sensor' }));
+    const early = await errorOf(c.iot.send(new DeleteThingTypeCommand({ thingTypeName: 'sensor' })));
+    expect(early.message).toContain('5 minutes');
+    now += 5 * 60_000;
+    const used = await errorOf(c.iot.send(new DeleteThingTypeCommand({ thingTypeName: 'sensor' })));
+    expect(used).toBeInstanceOf(InvalidRequestException);
+    expect(used.$metadata.httpStatusCode).toBe(400);
+    expect(used.message).toBe('Can not delete thing type sensor because there are things associated with it.');
+    // Nothing changed: the type, still deprecated, and its things are all there.
+    expect(aws.emulator.state().thingTypes).toEqual(['gateway', 'legacy', 'sensor']);
+    expect(aws.emulator.state().deprecatedThingTypes).toEqual(['legacy', 'sensor']);
+    expect((await c.iot.send(new ListThingsCommand({ thingTypeName: 'sensor' }))).things!.map((t) => t.thingName)).toEqual(['thing-1', 'thing-2']);
+    // Every refusal is a counted request.
+    expect(aws.emulator.stats().requests.DeleteThingType).toBe(4);
+
+    // The things retyped (the fixture rewritten: the type deprecated long ago, no thing of it left): deleted.
+    aws.write({
+      ...FLEET,
+      thingTypes: FLEET.thingTypes.map((t) => (t.name === 'sensor' ? { ...t, deprecated: true, deprecationDate: '2026-11-23T09:00:00Z' } : t)),
+      things: FLEET.things.map((t) => (t.type === 'sensor' ? { ...t, type: undefined } : t)),
+    });
+    await c.iot.send(new DeleteThingTypeCommand({ thingTypeName: 'sensor' }));
+    expect(aws.emulator.state().thingTypes).toEqual(['gateway', 'legacy']);
   });
 
   it('undoes a deprecation', async () => {

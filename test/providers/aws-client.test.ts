@@ -290,6 +290,61 @@ describe('AwsIot over the real SDK', () => {
     expect(await aws.deleteThingType('gone')).toBe('absent');
   });
 
+  it('asks for one thing of a type (ListThings thingTypeName, maxResults 1): its name, whether more may follow', async () => {
+    const queries: URLSearchParams[] = [];
+    let throttled = false;
+    fake.handle((req, res, url) => {
+      if (req.method !== 'GET' || url.pathname !== '/things') return awsError(res, 404, 'ResourceNotFoundException', url.pathname);
+      queries.push(url.searchParams);
+      const token = url.searchParams.get('nextToken');
+      switch (url.searchParams.get('thingTypeName')) {
+        case 'busy':
+          return json(res, 200, { things: [{ thingName: 'probe-1', thingTypeName: 'busy' }], nextToken: 'p2' });
+        case 'one':
+          return json(res, 200, { things: [{ thingName: 'probe-old', thingTypeName: 'one' }] });
+        case 'sparse':
+          // A filtered listing may answer an empty page with a token: the next page is asked for.
+          return token === null ? json(res, 200, { things: [], nextToken: 'p2' }) : json(res, 200, { things: [{ thingName: 'late' }] });
+        case 'flaky':
+          if (!throttled) {
+            throttled = true;
+            return awsError(res, 400, 'ThrottlingException', 'Rate exceeded');
+          }
+          return json(res, 200, { things: [] });
+        default:
+          return json(res, 200, { things: [] });
+      }
+    });
+    const { aws, calls } = client();
+    expect(await aws.thingOfType('busy')).toEqual({ name: 'probe-1', more: true });
+    expect(await aws.thingOfType('one')).toEqual({ name: 'probe-old', more: false });
+    expect(await aws.thingOfType('none')).toBeNull();
+    expect(await aws.thingOfType('sparse')).toEqual({ name: 'late', more: false });
+    expect(await aws.thingOfType('flaky')).toBeNull();
+    // One call a type (never the next page after a thing), two for the empty page, one more for the retry; all counted.
+    expect(calls.toJSON()).toEqual({ ListThings: 7 });
+    expect(calls.quota.throttled).toBe(1);
+    for (const query of queries) expect(query.get('maxResults')).toBe('1');
+    expect(queries.map((q) => [q.get('thingTypeName'), q.get('nextToken')])).toEqual([
+      ['busy', null],
+      ['one', null],
+      ['none', null],
+      ['sparse', null],
+      ['sparse', 'p2'],
+      ['flaky', null],
+      ['flaky', null],
+    ]);
+  });
+
+  it('says which type a failed check for its things was about', async () => {
+    fake.handle((_req, res) => awsError(res, 500, 'InternalFailureException', 'boom'));
+    const { aws, calls } = client({ maxRetries: '1' });
+    const error = await aws.thingOfType('old').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ProviderError);
+    expect((error as Error).message).toBe('AWS ListThings (things of thing type old) failed after 2 attempts: InternalFailureException (HTTP 500): boom');
+    expect(calls.toJSON()).toEqual({ ListThings: 2 });
+  });
+
   it('uses the data-plane endpoint of the environment without DescribeEndpoint', async () => {
     process.env.AWS_ENDPOINT_URL_IOT_DATA_PLANE = fake.url;
     fake.handle((_req, res, url) => (url.pathname.endsWith('/shadow') ? json(res, 200, {}) : awsError(res, 500, 'InternalFailureException', 'no')));

@@ -154,6 +154,12 @@ function deleteThingType(req: OpRequest): OpReply {
   if (req.now - t.deprecationDate < DELETE_AFTER_DEPRECATION_MS) {
     throw invalid('iot', `Thing type ${t.name} cannot be deleted until it has been deprecated for 5 minutes.`);
   }
+  // "You cannot delete a thing type if it has things associated with it" (API reference,
+  // DeleteThingType): InvalidRequestException (400), as for the other refusals. AWS's exact message was
+  // not found in any public source; this one is written in the style of its other IoT messages.
+  if (req.state.firstThingOfType(t.name) !== undefined) {
+    throw invalid('iot', `Can not delete thing type ${t.name} because there are things associated with it.`);
+  }
   req.state.deleteThingType(t.name);
   return ok({});
 }

@@ -108,6 +108,11 @@ export class AwsState {
     return undefined;
   }
 
+  /** The first thing (by name) whose type is `name`: while there is one, AWS refuses to delete the type. */
+  firstThingOfType(name: string): AwsThing | undefined {
+    return this.things.find((t) => t.type === name);
+  }
+
   deleteThingType(name: string): void {
     if (!this.thingTypeByName.delete(name)) return;
     this.thingTypes = this.thingTypes.filter((t) => t.name !== name);

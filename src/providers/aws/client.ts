@@ -166,6 +166,32 @@ export class AwsIot {
     });
   }
 
+  /**
+   * One thing that still has the type, or null when none has: AWS refuses to delete a type "if it
+   * has things associated with it" (DeleteThingType), so a caller asks before planning that. One
+   * ListThings call of one thing (thingTypeName, maxResults 1); a next page is asked for only when
+   * a page came back empty with a token, as a filtered listing may. `more`: AWS gave a token after
+   * the thing it named, so there may be others.
+   */
+  async thingOfType(typeName: string): Promise<ThingOfType | null> {
+    let token: string | undefined;
+    const pages = awsPages('ListThings', async (nextToken) => {
+      const out = await this.request(
+        'iot',
+        'ListThings',
+        () => this.iot.send(new ListThingsCommand({ thingTypeName: typeName, maxResults: 1, nextToken })),
+        { what: `things of thing type ${typeName}` },
+      );
+      token = out.nextToken || undefined;
+      return { items: out.things, nextToken: out.nextToken };
+    });
+    for await (const page of pages) {
+      const thing = page[0];
+      if (thing) return { name: thing.thingName ?? '(no name)', more: token !== undefined };
+    }
+    return null;
+  }
+
   describeThing(name: string): Promise<DescribeThingCommandOutput> {
     return this.request('iot', 'DescribeThing', () => this.iot.send(new DescribeThingCommand({ thingName: name })), { what: `thing ${name}` });
   }
@@ -402,6 +428,13 @@ export class AwsIot {
     const after = failure.retryable ? ` after ${attempts} attempt${attempts === 1 ? '' : 's'}` : '';
     return new ProviderError('aws', kind, `${subject} failed${after}: ${this.describe(service, failure)}`, failure.status);
   }
+}
+
+/** A thing that has a given type, as {@link AwsIot.thingOfType} found it. */
+export interface ThingOfType {
+  readonly name: string;
+  /** The listing went on after it: other things may have the type too. */
+  readonly more: boolean;
 }
 
 /** The promise of `key` in `cache`, made by `make` on first use. */

@@ -1,4 +1,4 @@
-export { AwsIot, type AwsIotDeps } from './client.js';
+export { AwsIot, type AwsIotDeps, type ThingOfType } from './client.js';
 export { edgeVerdictOf, EDGE_TAG, type AwsTag, type EdgeVerdict } from './edge.js';
 export { classifyAwsError, type AwsFailure } from './errors.js';
 export { awsPages, type AwsPage } from './paging.js';
