@@ -3,7 +3,7 @@ import Table from 'cli-table3';
 import { FLEET_GAUGES, type FleetGauge } from '../run/fleet-gauges.js';
 import { renderFleetGauges } from '../run/fleet-metrics.js';
 import type { Logger, LogFormat } from '../run/log.js';
-import { COMPACT, JSON_SCHEMA_VERSION } from '../run/output.js';
+import { COMPACT, JSON_SCHEMA_VERSION, runLineHead } from '../run/output.js';
 import { writeStdout } from '../run/stdout.js';
 import type { MetricsPushResult } from './metrics-push.js';
 
@@ -63,17 +63,8 @@ export function fleetJson(result: MetricsPushResult) {
 
 /** One record per run under `--log-format json`, as the sync commands write. */
 function fleetRecordLine(result: MetricsPushResult): Record<string, unknown> {
-  const failed = result.status === 'failed' || result.status === 'locked' || result.status === 'interrupted';
   return {
-    time: result.finishedAt.toISOString(),
-    level: failed ? 'error' : result.status === 'partial' ? 'warn' : 'info',
-    command: result.command,
-    msg: `${result.command} ${result.dryRun ? 'dry run' : 'run'} ${result.status}`,
-    status: result.status,
-    dryRun: result.dryRun,
-    exitCode: result.exitCode,
-    runId: result.runId,
-    durationMs: result.finishedAt.getTime() - result.startedAt.getTime(),
+    ...runLineHead(result, 'run'),
     instance: result.instance,
     gauges: result.readings.values,
     withheld: result.readings.withheld.flatMap((w) => w.gauges),

@@ -65,6 +65,7 @@ export const metricsCommandName = (provider: FleetProvider) => `metrics-push-${p
 export async function runMetricsPush(opts: MetricsPushOptions, env: Env): Promise<number> {
   const startedAt = new Date();
   const command = metricsCommandName(opts.provider);
+  const sourceName: MetricsSource = opts.source ?? 'provider';
   let config: PassConfig;
   let source: FleetSource;
   let textfile: string | null;
@@ -79,9 +80,9 @@ export async function runMetricsPush(opts: MetricsPushOptions, env: Env): Promis
     if (label !== undefined && (label === '' || label.length > MAX_LABEL_LENGTH)) {
       throw new UsageError(`--instance-label must be 1 to ${MAX_LABEL_LENGTH} characters`);
     }
-    source = fleetSourceOf(opts.provider, opts.source ?? 'provider', opts, env, label ?? null);
+    source = fleetSourceOf(opts.provider, sourceName, opts, env, label ?? null);
     if (config.pushgateway !== null && source.instance() === null && !source.labelAfterMeasure) {
-      throw new ConfigError(`--instance-label is needed to push the ${opts.provider} gauges from --source ${opts.source ?? 'provider'}: no stable name of the fleet can be derived`);
+      throw new ConfigError(`--instance-label is needed to push the ${opts.provider} gauges from --source ${sourceName}: no stable name of the fleet can be derived`);
     }
   } catch (error) {
     const log = createLogger({ format: opts.logFormat === 'json' ? 'json' : 'text', command });
@@ -92,7 +93,7 @@ export async function runMetricsPush(opts: MetricsPushOptions, env: Env): Promis
   if (config.dbIsDefault) log.info(`portal database: ${config.db.display} (the default; set --db or PORTAL_SYNC_DB to choose)`);
   const interruption = handleInterrupts();
   const calls = new ApiCallCounter();
-  const base = { command, provider: opts.provider, source: opts.source ?? 'provider', dryRun: config.dryRun, startedAt } as const;
+  const base = { command, provider: opts.provider, source: sourceName, dryRun: config.dryRun, startedAt } as const;
   const finish = (fields: Partial<MetricsPushResult> & Pick<MetricsPushResult, 'status' | 'exitCode'>): MetricsPushResult => ({
     ...base,
     instance: null,

@@ -254,17 +254,8 @@ function plural(n: number, noun: string): string {
  * gets one parseable record per run, in the shape of the JSON log lines on stderr.
  */
 export function runRecordLine(result: PassResult): Record<string, unknown> {
-  const failed = result.status === 'failed' || result.status === 'locked' || result.status === 'refused' || result.status === 'interrupted';
   return {
-    time: result.finishedAt.toISOString(),
-    level: failed ? 'error' : result.status === 'partial' ? 'warn' : 'info',
-    command: result.command,
-    msg: `${result.command} ${result.dryRun ? 'dry run' : 'pass'} ${result.status}`,
-    status: result.status,
-    dryRun: result.dryRun,
-    exitCode: result.exitCode,
-    runId: result.runId,
-    durationMs: result.finishedAt.getTime() - result.startedAt.getTime(),
+    ...runLineHead(result, 'pass'),
     summary: result.summary,
     applied: result.applied
       ? { create: result.applied.created.length, update: result.applied.updated.length, delete: result.applied.deleted.length, conflicts: result.applied.conflicts.length }
@@ -274,3 +265,30 @@ export function runRecordLine(result: PassResult): Record<string, unknown> {
     error: result.error,
   };
 }
+
+/** What every command's one-line run record starts with (`--log-format json` without `--json`). */
+export interface RunLineFacts {
+  readonly command: string;
+  readonly status: string;
+  readonly dryRun: boolean;
+  readonly exitCode: number;
+  readonly runId: number | null;
+  readonly startedAt: Date;
+  readonly finishedAt: Date;
+}
+
+export function runLineHead(run: RunLineFacts, noun: string): Record<string, unknown> {
+  const failed = run.status === 'failed' || run.status === 'locked' || run.status === 'refused' || run.status === 'interrupted';
+  return {
+    time: run.finishedAt.toISOString(),
+    level: failed ? 'error' : run.status === 'partial' ? 'warn' : 'info',
+    command: run.command,
+    msg: `${run.command} ${run.dryRun ? 'dry run' : noun} ${run.status}`,
+    status: run.status,
+    dryRun: run.dryRun,
+    exitCode: run.exitCode,
+    runId: run.runId,
+    durationMs: run.finishedAt.getTime() - run.startedAt.getTime(),
+  };
+}
+
