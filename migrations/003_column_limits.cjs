@@ -15,6 +15,8 @@ function sqlType(spec) {
       return 'integer';
     case 'bigint':
       return 'bigint';
+    case 'double':
+      return 'double precision';
     case 'boolean':
       return 'boolean';
     case 'timestamptz':

@@ -14,6 +14,7 @@ const integer = { type: 'integer' };
 const bigint = { type: 'bigint' };
 const boolean = { type: 'boolean' };
 const timestamptz = { type: 'timestamptz' };
+const double = { type: 'double' };
 
 const KEY = string(255);
 
@@ -120,6 +121,32 @@ module.exports = {
     version: bigint,
     thing_type_name: KEY,
     has_classic_shadow: boolean,
+  },
+  // One event of the IoT Hub's Event Hubs-compatible endpoint from a LoRaWAN device; the body fields
+  // keep the names the LoRaWAN network server writes (INVENTORIES.md, LoRaWAN telemetry).
+  lorawan_telemetry: {
+    partition_id: string(32),
+    sequence_number: bigint,
+    device_id: KEY,
+    enqueued_at: timestamptz,
+    time: string(64),
+    tmms: bigint,
+    freq: double,
+    chan: integer,
+    rfch: integer,
+    modu: string(16),
+    datr: string(32),
+    rssi: double,
+    lsnr: double,
+    data: text,
+    port: integer,
+    fcnt: bigint,
+    edgets: bigint,
+    rawdata: text,
+    eui: string(64),
+    gatewayid: KEY,
+    stationeui: string(64),
+    dupmsg: boolean,
   },
   sync_events: {
     ref: KEY,

@@ -21,6 +21,7 @@ import { runPassCommand, withPassOptions } from './commands/common.js';
 import { registerEmulate } from './commands/emulate.js';
 import { registerHistory } from './commands/history.js';
 import { registerMetrics } from './commands/metrics.js';
+import { registerTelemetry } from './commands/telemetry.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerPrune } from './commands/prune.js';
 import { EXIT } from './run/exit.js';
@@ -185,6 +186,7 @@ export function buildProgram(setExitCode: (code: number) => void, logFormat: Log
       run(() => runPassCommand('greengrass', opts, () => greengrassInventory(resolveAwsConfig(opts, process.env)))),
     );
 
+  registerTelemetry(program, run);
   registerMetrics(program, run);
   registerMigrate(program, run);
   registerHistory(program, run);

@@ -5,7 +5,7 @@ import type { Column } from './sql.js';
 
 /** One column as `migrations/columns.cjs` declares it. */
 export interface ColumnSpec {
-  readonly type: 'string' | 'text' | 'integer' | 'bigint' | 'boolean' | 'timestamptz';
+  readonly type: 'string' | 'text' | 'integer' | 'bigint' | 'double' | 'boolean' | 'timestamptz';
   /** Characters a `string` column holds. */
   readonly length?: number;
 }
@@ -27,6 +27,7 @@ const PG_TYPE: Record<ColumnSpec['type'], Column['pgType']> = {
   text: 'text',
   integer: 'integer',
   bigint: 'bigint',
+  double: 'double precision',
   boolean: 'boolean',
   timestamptz: 'timestamptz',
 };
@@ -94,6 +95,8 @@ function makeCheck(spec: ColumnSpec): ValueCheck {
         if (typeof value !== 'number' || !Number.isInteger(value)) return 'is not a whole number';
         return Number.isSafeInteger(value) ? null : `${value} is larger than ${Number.MAX_SAFE_INTEGER}`;
       };
+    case 'double':
+      return (value) => (value === null || value === undefined || (typeof value === 'number' && Number.isFinite(value)) ? null : 'is not a finite number');
     case 'boolean':
       return (value) => (value === null || value === undefined || typeof value === 'boolean' ? null : 'is not a boolean');
     case 'timestamptz':

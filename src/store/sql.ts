@@ -26,7 +26,7 @@ export function quote(identifier: string): string {
 /** A column of a bulk insert; PostgreSQL needs its type to receive the column as one typed array. */
 export interface Column {
   readonly name: string;
-  readonly pgType: 'text' | 'bigint' | 'integer' | 'boolean' | 'timestamptz';
+  readonly pgType: 'text' | 'bigint' | 'integer' | 'double precision' | 'boolean' | 'timestamptz';
 }
 
 export function columns(spec: Readonly<Record<string, Column['pgType']>>): Column[] {

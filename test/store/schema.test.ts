@@ -10,6 +10,9 @@ describe('valueProblem', () => {
     expect(valueProblem({ type: 'string', length: 3 }, 'abc')).toBeNull();
     expect(valueProblem({ type: 'string', length: 3 }, 'abcd')).toBe('is 4 characters long; at most 3 fit');
     expect(valueProblem({ type: 'string', length: 3 }, '😀😀😀')).toBeNull();
+    expect(valueProblem({ type: 'double' }, -87.25)).toBeNull();
+    expect(valueProblem({ type: 'double' }, Number.NaN)).toBe('is not a finite number');
+    expect(valueProblem({ type: 'double' }, '1.5')).toBe('is not a finite number');
     expect(valueProblem({ type: 'text' }, 'x'.repeat(100_000))).toBeNull();
     expect(valueProblem({ type: 'text' }, 'a\u0000')).toBe('contains a NUL character');
     expect(valueProblem({ type: 'text' }, 42)).toBe('is not text');
@@ -75,7 +78,9 @@ describe.each(BACKENDS)('the schema on %s', (backend) => {
                 ? { type: 'character varying', maxLength: spec.length }
                 : spec.type === 'text'
                   ? { type: 'text', maxLength: null }
-                  : null;
+                  : spec.type === 'double'
+                    ? { type: 'double precision', maxLength: null }
+                    : null;
             if (expected) expect({ type: actual!.type, maxLength: actual!.maxLength }, `${table}.${column}`).toEqual(expected);
           }
         }
