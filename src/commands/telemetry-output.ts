@@ -73,6 +73,7 @@ export function telemetryJson(result: TelemetryResult) {
     skipped: result.skipped,
     stoppedBy: result.stoppedBy,
     apiCalls: { total: result.managementCalls, operations: { management: result.managementCalls } },
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
     error: result.error,
   };
 }

@@ -14,7 +14,7 @@ export interface CliResult {
 /** Environment for a child: the parent's minus anything that would change the CLI's defaults. */
 export function childEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of ['PORTAL_SYNC_DB', 'DATABASE_URL', 'PORTAL_SYNC_PUSHGATEWAY', 'IOTHUB_CONNECTION_STRING', 'IOTHUB_ENDPOINT', 'NO_COLOR']) {
+  for (const name of ['PORTAL_SYNC_DB', 'DATABASE_URL', 'PORTAL_SYNC_PUSHGATEWAY', 'IOTHUB_CONNECTION_STRING', 'IOTHUB_ENDPOINT', 'EVENTHUB_CONNECTION_STRING', 'NO_COLOR']) {
     delete env[name];
   }
   // The developer's AWS settings (a region, keys, a profile, endpoints) must not reach the CLI under
