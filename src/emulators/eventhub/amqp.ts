@@ -21,7 +21,7 @@ import type { Server } from 'node:net';
 import rhea, { type Connection, type EventContext, type Message, type Receiver, type Sender } from 'rhea';
 import type { Hub } from './hub.js';
 import { handleManagementRequest, managementReply } from './management.js';
-import { toAmqpMessage } from './message.js';
+import { encodeEvent } from './message.js';
 import { checkSasToken, covers } from './sas.js';
 import { FilterError, parseSelector, selectorOf } from './filter.js';
 import type { Counters } from './stats.js';
@@ -89,7 +89,7 @@ export async function startAmqpNode(opts: AmqpNodeOptions): Promise<AmqpNode> {
     return false;
   };
 
-  const encode = (stored: Parameters<typeof toAmqpMessage>[0], last: Parameters<typeof toAmqpMessage>[1]) => toAmqpMessage(stored, last, opts.now());
+  const encode = (stored: Parameters<typeof encodeEvent>[0], last: Parameters<typeof encodeEvent>[1]) => encodeEvent(stored, last, opts.now());
 
   const cut = (conn: Connection) => {
     counters.connectionsDropped++;

@@ -15,7 +15,8 @@ import type { PartitionLog, PartitionProperties, StoredEvent } from './log.js';
 export const MAX_RECEIVERS_PER_PARTITION = 5;
 
 export interface StreamHooks {
-  encode(stored: StoredEvent, lastEnqueued: PartitionProperties | undefined): Parameters<Sender['send']>[0];
+  /** The message's bytes (message.ts). */
+  encode(stored: StoredEvent, lastEnqueued: PartitionProperties | undefined): Buffer;
   /** Called after each event is sent; returns false when the stream must stop (its connection was cut). */
   delivered(stream: PartitionStream): boolean;
 }
@@ -38,7 +39,8 @@ export class PartitionStream {
     while (!this.stopped && this.next < this.log.length && this.link.sendable()) {
       const stored = this.log.at(this.next);
       this.next++;
-      this.link.send(this.hooks.encode(stored, this.trackLastEnqueued ? this.log.properties() : undefined));
+      // Format 0: the bytes are the whole message, already encoded.
+      this.link.send(this.hooks.encode(stored, this.trackLastEnqueued ? this.log.properties() : undefined), undefined, 0);
       if (!this.hooks.delivered(this)) return;
     }
   }
