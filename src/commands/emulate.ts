@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { ConfigError, resolveDb, resolveLogFormat, UsageError } from '../config.js';
 import type { AwsEmulator, AwsQuotaSpec } from '../emulators/aws/index.js';
+import type { EventHubEmulator, EventHubFixtureInput } from '../emulators/eventhub/index.js';
 import type { Fixture, IotHubEmulator, QuotaSpec } from '../emulators/iothub/index.js';
 import { describeDbError, openKnex } from '../store/db.js';
 import { migrateLatest } from '../store/migrate.js';
@@ -15,6 +16,7 @@ interface EmulateOptions {
   generate?: string;
   port?: string;
   awsPort?: string;
+  eventhubPort?: string;
   host?: string;
   /** `true` when given without a URL: the database the other commands use by default. */
   seedModels?: string | true;
@@ -38,6 +40,9 @@ never returns. --write-env's file appears once every server listens (and the mod
 An S1 unit's query quota, with an emulated minute per real second:
   portal-sync emulate --generate devices=100000 --quota queries=20/min --time-scale 60
 
+LoRaWAN telemetry on the Event Hubs endpoint (events round-robin over the LoRaWAN devices):
+  portal-sync emulate --generate devices=2000,lora=2000,events=200000,partitions=4
+
 An AWS fleet (10% Greengrass core devices) at AWS IoT's published API rates:
   portal-sync emulate --generate things=50000,thingTypes=20,edge=5000 --quota aws --seed-models`;
 
@@ -48,11 +53,12 @@ export function registerEmulate(program: Command, run: (action: () => Promise<nu
     .option('--fixture <file>', 'fleet fixture (JSON, see README); re-read when the file changes')
     .option(
       '--generate <spec>',
-      'generate a fleet instead, e.g. devices=100000,lora=10000 (IoT Hub) and/or things=50000,thingTypes=20,edge=5000,deployments=2 (AWS); ' +
-        'edge counts for each provider the spec names',
+      'generate a fleet instead, e.g. devices=100000,lora=10000 (IoT Hub) and/or things=50000,thingTypes=20,edge=5000,deployments=2 (AWS) ' +
+        'and/or events=200000,partitions=4 (Event Hubs telemetry of the LoRaWAN devices); edge counts for each provider the spec names',
     )
     .option('--port <port>', 'IoT Hub emulator port (default: a free port)')
     .option('--aws-port <port>', 'AWS emulator port (default: a free port)')
+    .option('--eventhub-port <port>', 'Event Hubs emulator AMQP port (default: a free port; its control server takes another)')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--seed-models [db url]', "write the fleet's device models into this portal database first (without one: env PORTAL_SYNC_DB, then DATABASE_URL, then sqlite:./portal-sync.db)")
     // Not --env-file: Node 20 takes that for its own option anywhere on the command line, script
@@ -79,23 +85,29 @@ function parsePort(text: string | undefined, option: string): number | undefined
 async function emulate(opts: EmulateOptions): Promise<number> {
   const log = createLogger({ format: resolveLogFormat(opts.logFormat), command: 'emulate' });
   // The emulators are loaded only by this command, never by a pass.
-  const { generateFleet, normalizeFixture, parseGenerateSpec, parseTimeScale, startIotHubEmulator } = await import('../emulators/iothub/index.js');
+  const { generateFleet, loraDeviceIds, normalizeFixture, parseGenerateSpec, parseTimeScale, startIotHubEmulator } = await import('../emulators/iothub/index.js');
   const { generateAwsFleet, parseAwsGenerateSpec, splitGenerateSpec, startAwsEmulator } = await import('../emulators/aws/index.js');
+  const { generateEvents, parseEventHubGenerateSpec, splitEventHubSpec, startEventHubEmulator } = await import('../emulators/eventhub/index.js');
   if (!opts.fixture && !opts.generate) throw new UsageError('emulate needs --fixture <file> or --generate <spec>');
   if (opts.fixture && opts.generate) throw new UsageError('emulate takes --fixture or --generate, not both');
   let fixture: Fixture | undefined;
   let awsFixture: Record<string, unknown> | undefined;
+  let hubFixture: EventHubFixtureInput | undefined;
   if (opts.generate) {
     try {
-      const { azure, aws } = splitGenerateSpec(opts.generate);
+      // events= and partitions= are the Event Hubs generator's; the rest is split between IoT Hub and AWS.
+      const { rest, eventhub } = splitEventHubSpec(opts.generate);
+      const { azure, aws } = splitGenerateSpec(rest);
       fixture = azure === undefined ? normalizeFixture({}) : generateFleet(parseGenerateSpec(azure));
       awsFixture = aws === undefined ? {} : generateAwsFleet(parseAwsGenerateSpec(aws));
+      hubFixture = eventhub === undefined ? {} : generateEvents(parseEventHubGenerateSpec(eventhub), loraDeviceIds(parseGenerateSpec(azure ?? '')));
     } catch (error) {
       throw new UsageError(`--generate: ${(error as Error).message}`);
     }
   }
   const port = parsePort(opts.port, '--port');
   const awsPort = parsePort(opts.awsPort, '--aws-port');
+  const eventhubPort = parsePort(opts.eventhubPort, '--eventhub-port');
   let quota: { hub?: QuotaSpec; aws?: AwsQuotaSpec } = {};
   let timeScale;
   try {
@@ -127,21 +139,38 @@ async function emulate(opts: EmulateOptions): Promise<number> {
     await emulator.close();
     throw new ConfigError(`cannot start the AWS emulator: ${(error as Error).message}`);
   }
+  let eventhub: EventHubEmulator;
+  try {
+    eventhub = await startEventHubEmulator({
+      ...(opts.fixture !== undefined ? { fixturePath: opts.fixture } : { fixture: hubFixture ?? {} }),
+      port: eventhubPort,
+      host: opts.host,
+    });
+  } catch (error) {
+    await aws.close();
+    await emulator.close();
+    throw new ConfigError(`cannot start the Event Hubs emulator: ${(error as Error).message}`);
+  }
   try {
     if (opts.seedModels !== undefined) await seedModels(emulator, aws, opts.seedModels === true ? undefined : opts.seedModels, log);
-    // Each emulator's variables, IoT Hub's first; neither set shares a name with the other.
-    const exports = formatExports({ ...emulator.env(), ...aws.env() });
+    // Each emulator's variables, IoT Hub's first; no two sets share a name.
+    const exports = formatExports({ ...emulator.env(), ...aws.env(), ...eventhub.env() });
     // Handlers first: a SIGTERM sent the moment the file appears still removes it.
     const stopped = untilStopSignal();
     if (opts.writeEnv !== undefined) writeEnvFile(opts.writeEnv, exports);
     writeStdout(exports);
     log.info(`IoT Hub emulator listening on ${emulator.url} (stats: ${emulator.url}/__emulator/stats); Ctrl-C to stop`);
     log.info(`AWS emulator (IoT, IoT data plane, Greengrass V2) listening on ${aws.url} (stats: ${aws.url}/__emulator/stats)`);
+    log.info(
+      `Event Hubs emulator (hub ${eventhub.hubName}, ${eventhub.partitionIds.length} partitions) listening on ${eventhub.url} ` +
+        `(control: ${eventhub.controlUrl}, stats: ${eventhub.controlUrl}/__emulator/stats)`,
+    );
     const quotaLine = describeQuota(emulator, aws);
     if (quotaLine !== undefined) log.info(quotaLine);
     await stopped;
     if (opts.writeEnv !== undefined) removeEnvFile(opts.writeEnv, exports);
   } finally {
+    await eventhub.close();
     await aws.close();
     await emulator.close();
   }

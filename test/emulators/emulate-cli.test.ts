@@ -10,6 +10,8 @@ import { ListDeploymentsCommand } from '@aws-sdk/client-greengrassv2';
 import { createSasToken, parseConnectionString } from '../../src/providers/iothub/sas.js';
 import { openKnex, parseDbUrl } from '../../src/store/db.js';
 import { awsClients } from '../support/aws.js';
+import { earliestEventPosition } from '@azure/event-hubs';
+import { consumer, receive } from '../support/eventhub.js';
 
 describe('emulate --quota --time-scale', () => {
   let child: ChildProcess | undefined;
@@ -108,6 +110,7 @@ describe('emulate --quota --time-scale', () => {
         'AWS_ENDPOINT_URL_IOT',
         'AWS_ENDPOINT_URL_IOT_DATA_PLANE',
         'AWS_ENDPOINT_URL_GREENGRASSV2',
+        'EVENTHUB_CONNECTION_STRING',
       ]);
       const url = env['AWS_ENDPOINT_URL_IOT']!;
       expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
@@ -154,12 +157,51 @@ describe('emulate --quota --time-scale', () => {
     expect(op.stderr).toContain('unknown quota "ListThing"');
   });
 
+  it('serves generated LoRaWAN telemetry on the Event Hubs endpoint and prints its connection string', async () => {
+    child = spawnCli(['emulate', '--generate', 'devices=6,lora=3,events=30,partitions=3', '--eventhub-port', '0'], {});
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    done = collect(child);
+    await waitFor(() => out.includes('EVENTHUB_CONNECTION_STRING') && err.includes('Event Hubs emulator'), 'the emulator to print its environment');
+    const env = Object.fromEntries([...out.matchAll(/^export (\w+)='([^']*)'$/gm)].map((m) => [m[1]!, m[2]!]));
+    const cs = env['EVENTHUB_CONNECTION_STRING']!;
+    expect(cs).toMatch(/^Endpoint=sb:\/\/127\.0\.0\.1:\d+;SharedAccessKeyName=service;SharedAccessKey=[^;]+;EntityPath=portal-hub;UseDevelopmentEmulator=true$/);
+    const port = /:(\d+);/.exec(cs)![1]!;
+    expect(err).toMatch(new RegExp(`Event Hubs emulator \\(hub portal-hub, 3 partitions\\) listening on amqp://127\\.0\\.0\\.1:${port} \\(control: http://127\\.0\\.0\\.1:\\d+, stats: http://127\\.0\\.0\\.1:\\d+/__emulator/stats\\)`));
+    const client = consumer(cs, 'iothub-portal');
+    try {
+      const r = await receive(client, undefined, earliestEventPosition, (x) => x.events.length >= 30);
+      expect(r.events).toHaveLength(30);
+      // Three LoRaWAN devices (dev-000002, -000004, -000006 of six), ten events each.
+      const perDevice = new Map<string, number>();
+      for (const e of r.events) {
+        const id = String(e.systemProperties!['iothub-connection-device-id']);
+        perDevice.set(id, (perDevice.get(id) ?? 0) + 1);
+      }
+      expect([...perDevice.keys()].sort()).toEqual(['dev-000002', 'dev-000004', 'dev-000006']);
+      expect([...perDevice.values()]).toEqual([10, 10, 10]);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('refuses generated events without LoRaWAN devices with exit 64', async () => {
+    const r = await runCli(['emulate', '--generate', 'devices=3,events=10'], {});
+    expect(r.code).toBe(64);
+    expect(r.stderr).toContain('--generate: generate spec: events need LoRaWAN devices to send them');
+    expect(r.stdout).toBe('');
+  });
+
   it('documents both in --help', async () => {
     const help = await runCli(['emulate', '--help'], {});
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/--quota <spec>\s+throttle as IoT Hub does, e\.g\. queries=20\/min/);
     expect(help.stdout).toMatch(/--time-scale <n>\s+run the quota windows n times faster/);
     expect(help.stdout).toMatch(/--aws-port <port>\s+AWS emulator port/);
+    expect(help.stdout).toMatch(/--eventhub-port <port>\s+Event Hubs emulator AMQP port/);
+    expect(help.stdout).toContain('events=200000,partitions=4');
     expect(help.stdout).toContain('things=50000,thingTypes=20,edge=5000');
   });
 });

@@ -63,6 +63,17 @@ export function parseGenerateSpec(text: string): GenerateSpec {
   return validateSpec(spec);
 }
 
+/**
+ * The LoRaWAN device ids generateFleet gives a spec, in order, without building the fleet: the
+ * Event Hubs generator (../eventhub/generate.ts) sends their telemetry.
+ */
+export function loraDeviceIds(spec: Partial<GenerateSpec>): string[] {
+  const s = validateSpec({ ...DEFAULT_SPEC, ...spec });
+  const ids: string[] = [];
+  for (let i = 0; i < s.devices; i++) if (picked(i, s.lora, s.devices)) ids.push(`dev-${pad(i + 1)}`);
+  return ids;
+}
+
 /** mulberry32: tiny, fast, good enough for fixtures. */
 function prng(seed: number): () => number {
   let a = seed >>> 0;

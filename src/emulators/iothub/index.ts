@@ -25,7 +25,7 @@ export {
   type ConfigurationContentSection,
   type ConfigurationMetricsSection,
 } from './fixture.js';
-export { generateFleet, parseGenerateSpec, type GenerateSpec } from './generate.js';
+export { generateFleet, parseGenerateSpec, loraDeviceIds, type GenerateSpec } from './generate.js';
 export { parseQuery, executeQuery, QuerySyntaxError, type ParsedQuery, type QuerySource, type Condition, type Selection, type Collection } from './query.js';
 export {
   parseRate,
