@@ -91,9 +91,17 @@ export async function startAmqpNode(opts: AmqpNodeOptions): Promise<AmqpNode> {
 
   const encode = (stored: Parameters<typeof encodeEvent>[0], last: Parameters<typeof encodeEvent>[1]) => encodeEvent(stored, last, opts.now());
 
+  const drop = (s: PartitionStream) => {
+    streams.remove(s);
+    streamOf.delete(s.link);
+  };
+  const dropConnection = (conn: Connection) => {
+    for (const s of streams.all()) if (s.link.connection === conn) drop(s);
+  };
+
   const cut = (conn: Connection) => {
     counters.connectionsDropped++;
-    for (const s of streams.all()) if (s.link.connection === conn) streams.remove(s);
+    dropConnection(conn);
     (conn as unknown as ConnectionInternals).socket?.destroy();
   };
 
@@ -152,7 +160,7 @@ export async function startAmqpNode(opts: AmqpNodeOptions): Promise<AmqpNode> {
 
   const forget = (ctx: EventContext) => {
     connections.delete(ctx.connection);
-    for (const s of streams.all()) if (s.link.connection === ctx.connection) streams.remove(s);
+    dropConnection(ctx.connection);
   };
   container.on('disconnected', forget);
   container.on('connection_close', forget);
@@ -233,8 +241,7 @@ export async function startAmqpNode(opts: AmqpNodeOptions): Promise<AmqpNode> {
     const verdict = streams.judge(key, epoch, link.name);
     if (!verdict.ok) return refused(verdict.condition, verdict.description);
     for (const old of verdict.displaced) {
-      streams.remove(old);
-      streamOf.delete(old.link);
+      drop(old);
       counters.receivers.stolen++;
       old.link.close({
         condition: 'amqp:link:stolen',
@@ -256,10 +263,7 @@ export async function startAmqpNode(opts: AmqpNodeOptions): Promise<AmqpNode> {
   });
   const linkGone = (ctx: EventContext) => {
     const s = ctx.sender ? streamOf.get(ctx.sender) : undefined;
-    if (s) {
-      streams.remove(s);
-      streamOf.delete(s.link);
-    }
+    if (s) drop(s);
   };
   container.on('sender_close', linkGone);
   container.on('sender_error', linkGone);
@@ -282,7 +286,7 @@ export async function startAmqpNode(opts: AmqpNodeOptions): Promise<AmqpNode> {
     },
     close() {
       return new Promise<void>((resolve) => {
-        for (const s of streams.all()) streams.remove(s);
+        for (const s of streams.all()) drop(s);
         for (const c of connections) (c as unknown as ConnectionInternals).socket?.destroy();
         connections.clear();
         server.close(() => resolve());
