@@ -113,6 +113,8 @@ class TelemetryDrain {
   private readonly warnings: RunEvent[] = [];
   private scope: HubScope | null = null;
   private read = 0;
+  /** Events taken by batches being stored, and stored: what --max-events counts. */
+  private reserved = 0;
   private stopReason: TelemetryResult['stoppedBy'] = null;
   private readonly progress;
   private readonly deadline: number | null;
@@ -139,6 +141,7 @@ class TelemetryDrain {
         {
           toRead: (starts, namespace) => this.toRead(starts, namespace),
           onBatch: (partitionId, events) => this.onBatch(partitionId, events),
+          onOpen: (partitionId, checkpoint) => this.onOpen(partitionId, checkpoint),
           shouldStop: () => this.shouldStop(),
         },
         this.deadline,
@@ -163,7 +166,7 @@ class TelemetryDrain {
 
   private shouldStop(): boolean {
     if (this.interrupted()) return true;
-    return this.hub.maxEvents !== null && this.read >= this.hub.maxEvents;
+    return this.hub.maxEvents !== null && this.reserved >= this.hub.maxEvents;
   }
 
   /** Settles partitions with nothing to read, and `--start latest` for those without a checkpoint. */
@@ -190,6 +193,15 @@ class TelemetryDrain {
     return toRead;
   }
 
+  /** Continues from where the checkpoint is now, if another run moved it since this one began. */
+  private onOpen(partitionId: string, checkpoint: { offset: string; sequenceNumber: number } | null): void {
+    const known = this.positions.get(partitionId) ?? null;
+    if (checkpoint === null || (known !== null && known.sequenceNumber >= checkpoint.sequenceNumber)) return;
+    this.positions.set(partitionId, { offset: checkpoint.offset, sequenceNumber: checkpoint.sequenceNumber });
+    const tally = this.tallies.get(partitionId);
+    if (tally && tally.read === 0) tally.fromSequenceNumber = tally.toSequenceNumber = checkpoint.sequenceNumber;
+  }
+
   private async onBatch(partitionId: string, received: readonly ReceivedEventData[]): Promise<boolean> {
     const tally = this.tallies.get(partitionId)!;
     const from = this.positions.get(partitionId) ?? null;
@@ -197,10 +209,12 @@ class TelemetryDrain {
     let events = from === null ? received : received.filter((e) => e.sequenceNumber > from.sequenceNumber);
     if (events.length === 0) return true;
     if (this.hub.maxEvents !== null) {
-      const room = this.hub.maxEvents - this.read;
+      // Partitions' batches are stored concurrently: a batch reserves its share before it awaits.
+      const room = this.hub.maxEvents - this.reserved;
       if (room <= 0) return false;
       if (events.length > room) events = events.slice(0, room);
     }
+    this.reserved += events.length;
     if (from !== null && events[0]!.sequenceNumber > from.sequenceNumber + 1) {
       const expired = events[0]!.sequenceNumber - from.sequenceNumber - 1;
       tally.expired += expired;
@@ -235,6 +249,7 @@ class TelemetryDrain {
         tally.end = 'failed';
         tally.error = `cannot store a batch of partition ${partitionId}: ${error instanceof Error ? error.message : String(error)}`;
       }
+      this.reserved -= events.length;
       return false;
     }
     for (const [reason, sample] of unfit) this.skips.add(reason, sample);
@@ -305,6 +320,7 @@ function readOnlyStore(store: PortalCheckpointStore): PortalCheckpointStore {
     claimOwnership: async (claims: Parameters<PortalCheckpointStore['claimOwnership']>[0]) =>
       claims.map((c) => ({ ...c, etag: `${Date.now()}`, lastModifiedTimeInMs: Date.now() })),
     updateCheckpoint: async () => undefined,
+    abandon: async () => undefined,
   });
 }
 

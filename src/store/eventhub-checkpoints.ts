@@ -84,6 +84,18 @@ export class PortalCheckpointStore implements CheckpointStore {
     return { ...claim, etag, lastModifiedTimeInMs: now };
   }
 
+  /**
+   * Gives up a partition this owner holds but no longer reads (its receiver stopped after an error):
+   * the SDK neither renews nor reclaims such a partition until the claim expires, so without this
+   * the run would wait out the expiry before reading it again. With no partition: all of them, which
+   * a run does as it starts, for the claims a killed predecessor under the same lock left behind.
+   */
+  async abandon(namespace: string, hub: string, consumerGroup: string, partitionId: string | null, ownerId: string): Promise<void> {
+    await this.db('eventhub_ownership')
+      .where({ ...scopeWhere({ namespace, hub, consumerGroup }), ...(partitionId === null ? {} : { partition_id: partitionId }), owner_id: ownerId })
+      .update({ owner_id: '', etag: randomUUID(), last_modified_ms: this.now() });
+  }
+
   async listCheckpoints(namespace: string, hub: string, consumerGroup: string): Promise<Checkpoint[]> {
     return readCheckpoints(this.db, { namespace, hub, consumerGroup });
   }

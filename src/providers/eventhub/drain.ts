@@ -1,7 +1,9 @@
 import {
+  type CloseReason,
   earliestEventPosition,
   EventHubConsumerClient,
   latestEventPosition,
+  type Checkpoint,
   type CheckpointStore,
   type PartitionContext,
   type ReceivedEventData,
@@ -37,6 +39,11 @@ export interface DrainHooks {
   /** Partitions to read, given what the hub says at the start (the caller settles the rest, e.g. `--start latest`). */
   toRead(starts: readonly PartitionStart[], namespace: string): Promise<ReadonlySet<string>>;
   onBatch: BatchHandler;
+  /**
+   * A receiver opens on a partition, at the checkpoint the store holds now: another run may have
+   * moved it since this run began (it read the partition, then gave it up).
+   */
+  onOpen(partitionId: string, checkpoint: Checkpoint | null): void;
   /** True once the run should stop taking events (--max-events reached, a signal). */
   shouldStop(): boolean;
 }
@@ -56,6 +63,11 @@ const LOAD_BALANCING_INTERVAL_MS = 1_000;
 const MAX_WAIT_SECONDS = 3;
 /** Receive failures in a row (the SDK's own retries included) before a partition is given up for this run. */
 const MAX_PARTITION_FAILURES = 3;
+/**
+ * Empty batches in a row, short of the partition's last event, before it is given up for this run.
+ * An empty batch alone proves nothing: a receiver that lost its connection hands one over too.
+ */
+const MAX_EMPTY_BATCHES = 5;
 
 /**
  * A scheduler-friendly drain: read every partition this run can own from its checkpoint up to the
@@ -63,11 +75,19 @@ const MAX_PARTITION_FAILURES = 3;
  * partitions through `store` (the portal's checkpoint store, which refuses partitions another live
  * run holds), and reading starts at each partition's checkpoint.
  */
-export async function drainEventHub(config: EventHubConfig, store: CheckpointStore & { refused(): Array<{ partitionId: string; ownerId: string }> }, ownerId: string, hooks: DrainHooks, deadline: number | null): Promise<DrainResult> {
+/** The checkpoint store as the drain needs it: the SDK's interface, and word of the claims it refused. */
+export interface DrainStore extends CheckpointStore {
+  refused(): Array<{ partitionId: string; ownerId: string }>;
+  abandon(namespace: string, hub: string, consumerGroup: string, partitionId: string | null, ownerId: string): Promise<void>;
+}
+
+export async function drainEventHub(config: EventHubConfig, store: DrainStore, ownerId: string, hooks: DrainHooks, deadline: number | null): Promise<DrainResult> {
   const client = new EventHubConsumerClient(config.consumerGroup, config.connectionString, config.eventHubName, store, {
     identifier: ownerId,
     loadBalancingOptions: { strategy: 'greedy', updateIntervalInMs: LOAD_BALANCING_INTERVAL_MS, partitionOwnershipExpirationIntervalInMs: OWNERSHIP_EXPIRY_MS },
-    retryOptions: { maxRetries: config.maxRetries, retryDelayInMs: 500, maxRetryDelayInMs: 5_000, timeoutInMs: 30_000 },
+    // 10 s per operation, not the SDK's 60: a claim (CBS put-token) sent as a connection drops is never
+    // answered, and the receiver it was for waits out the whole timeout before it is retried.
+    retryOptions: { maxRetries: config.maxRetries, retryDelayInMs: 500, maxRetryDelayInMs: 5_000, timeoutInMs: 10_000 },
   });
   let managementCalls = 0;
   let subscription: Subscription | undefined;
@@ -105,9 +125,16 @@ export async function drainEventHub(config: EventHubConfig, store: CheckpointSto
     const targets = new Map(starts.filter((s) => toRead.has(s.partitionId)).map((s) => [s.partitionId, s.lastSequenceNumber]));
     for (const s of starts) if (!targets.has(s.partitionId)) ends.set(s.partitionId, 'drained');
     if (targets.size === 0) return { starts, ends, ownedBy, errors, managementCalls };
+    // This run holds the command's lock, and the owner id is one per lock: claims under it belong to
+    // a predecessor that was killed. Without this, the SDK would wait for them to expire (30 s).
+    await store.abandon(client.fullyQualifiedNamespace, client.eventHubName, config.consumerGroup, null, ownerId);
 
     await new Promise<void>((resolve) => {
       const failures = new Map<string, number>();
+      const empties = new Map<string, number>();
+      const reached = new Map(starts.map((s) => [s.partitionId, s.checkpointSequenceNumber ?? -1]));
+      /** Partitions a receiver of this run opened on. */
+      const opened = new Set<string>();
       let finished = false;
       const finish = () => {
         if (finished) return;
@@ -120,15 +147,32 @@ export async function drainEventHub(config: EventHubConfig, store: CheckpointSto
         if (!ends.has(partitionId)) ends.set(partitionId, end);
         if ([...targets.keys()].every((id) => ends.has(id))) finish();
       };
-      // Claims the SDK could not make (another live run holds the partition), deadlines and stop requests.
+      const elsewhere = (partitionId: string, owner: string) => {
+        if (!targets.has(partitionId) || ends.has(partitionId) || opened.has(partitionId)) return;
+        ownedBy.set(partitionId, owner);
+        settle(partitionId, 'owned elsewhere');
+      };
+      // Partitions another live run holds: a claim of ours refused, or, after the load balancer's first
+      // rounds, held by another owner while no receiver of ours opened on it (the SDK does not even try
+      // a partition it counts as its fair share's excess). Also deadlines and stop requests.
+      const subscribedAt = Date.now();
+      let checking = false;
       const watch = setInterval(() => {
-        for (const refused of store.refused()) {
-          if (targets.has(refused.partitionId) && !ends.has(refused.partitionId)) {
-            ownedBy.set(refused.partitionId, refused.ownerId);
-            settle(refused.partitionId, 'owned elsewhere');
-          }
-        }
-        if (hooks.shouldStop() || (deadline !== null && Date.now() >= deadline)) finish();
+        for (const refused of store.refused()) elsewhere(refused.partitionId, refused.ownerId);
+        if (hooks.shouldStop() || (deadline !== null && Date.now() >= deadline)) return finish();
+        if (checking || Date.now() - subscribedAt < 2 * LOAD_BALANCING_INTERVAL_MS) return;
+        checking = true;
+        void store
+          .listOwnership(client.fullyQualifiedNamespace, client.eventHubName, config.consumerGroup)
+          .then((owners) => {
+            const now = Date.now();
+            for (const o of owners) {
+              const live = o.ownerId !== '' && o.ownerId !== ownerId && now - (o.lastModifiedTimeInMs ?? 0) < OWNERSHIP_EXPIRY_MS;
+              if (live) elsewhere(o.partitionId, o.ownerId);
+            }
+          })
+          .catch(() => undefined)
+          .finally(() => (checking = false));
       }, 100);
 
       subscription = client.subscribe(
@@ -136,15 +180,43 @@ export async function drainEventHub(config: EventHubConfig, store: CheckpointSto
           processEvents: async (events: ReceivedEventData[], context: PartitionContext) => {
             const id = context.partitionId;
             if (finished || ends.has(id)) return;
-            if (events.length === 0) return settle(id, 'drained');
-            failures.delete(id);
             const target = targets.get(id) ?? -1;
+            if (events.length === 0) {
+              if ((reached.get(id) ?? -1) >= target) return settle(id, 'drained');
+              const n = (empties.get(id) ?? 0) + 1;
+              empties.set(id, n);
+              if (n >= MAX_EMPTY_BATCHES) {
+                const waited = n * MAX_WAIT_SECONDS;
+                errors.set(id, eventHubError(new Error(`no event came for ${waited} s, though the partition held events up to sequence number ${target} (read up to ${reached.get(id)})`), `reading partition ${id}`));
+                settle(id, 'failed');
+              }
+              return;
+            }
+            failures.delete(id);
+            empties.delete(id);
             const batch = hooks.onBatch(id, events);
             inFlight.add(batch);
             const go = await batch.finally(() => inFlight.delete(batch));
             if (!go) return settle(id, hooks.shouldStop() ? 'stopped' : 'failed');
-            if (events[events.length - 1]!.sequenceNumber >= target) settle(id, 'drained');
+            const last = events[events.length - 1]!.sequenceNumber;
+            reached.set(id, Math.max(reached.get(id) ?? -1, last));
+            if (last >= target) settle(id, 'drained');
             if (hooks.shouldStop()) finish();
+          },
+          processInitialize: async (context: PartitionContext) => {
+            const id = context.partitionId;
+            opened.add(id);
+            const checkpoints = await store.listCheckpoints(context.fullyQualifiedNamespace, context.eventHubName, context.consumerGroup).catch(() => []);
+            const checkpoint = checkpoints.find((c) => c.partitionId === id) ?? null;
+            if (checkpoint !== null) reached.set(id, Math.max(reached.get(id) ?? -1, checkpoint.sequenceNumber));
+            hooks.onOpen(id, checkpoint);
+            if ((reached.get(id) ?? -1) >= (targets.get(id) ?? -1)) settle(id, 'drained');
+          },
+          processClose: async (_reason: CloseReason, context: PartitionContext) => {
+            // A receiver stopped by an error, in a run still reading: hand the partition back so the
+            // next load-balancing round (a second later) starts a new one.
+            if (finished || ends.has(context.partitionId)) return;
+            await store.abandon(context.fullyQualifiedNamespace, context.eventHubName, context.consumerGroup, context.partitionId, ownerId).catch(() => undefined);
           },
           processError: async (error: Error, context: PartitionContext) => {
             const id = context.partitionId;

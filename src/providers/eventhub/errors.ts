@@ -4,6 +4,11 @@ const PROVIDER = 'Event Hubs';
 
 /** SDK error codes (core-amqp's MessagingError.code) by what they mean for the run's exit code. */
 const KIND_BY_CODE: Readonly<Record<string, ProviderErrorKind>> = {
+  ECONNREFUSED: 'unreachable',
+  ENOTFOUND: 'unreachable',
+  EAI_AGAIN: 'unreachable',
+  EHOSTUNREACH: 'unreachable',
+  ETIMEDOUT: 'timeout',
   UnauthorizedError: 'auth',
   MessagingEntityNotFoundError: 'bad-request',
   ArgumentOutOfRangeError: 'bad-request',
@@ -20,6 +25,8 @@ const UNREACHABLE = /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ETIMEDOUT|ECO
 /** An error of the Event Hubs SDK as a ProviderError: 78 for credentials, 69 for a namespace out of reach. */
 export function eventHubError(error: unknown, doing: string): ProviderError {
   if (error instanceof ProviderError) return error;
+  // The SDK's retry loop gives up with an AggregateError of every attempt's error, and no message.
+  if (error instanceof AggregateError && error.errors.length > 0) return eventHubError(error.errors[error.errors.length - 1], doing);
   const e = (error ?? {}) as { code?: unknown; message?: unknown; name?: unknown };
   const message = typeof e.message === 'string' ? e.message : String(error);
   const code = typeof e.code === 'string' ? e.code : '';
