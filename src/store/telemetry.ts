@@ -139,7 +139,16 @@ async function deviceKinds(db: Knex | Knex.Transaction, ids: readonly string[]):
  */
 export async function pruneToNewest(db: Knex | Knex.Transaction, deviceIds: readonly string[], keep: number): Promise<number> {
   let pruned = 0;
-  for (const chunk of chunks(deviceIds, ID_CHUNK)) {
+  for (const candidates of chunks(deviceIds, ID_CHUNK)) {
+    // Counting walks the (device, enqueued time) index only; ranking sorts rows: rank only the
+    // devices that hold more than they may (none, while a fleet's telemetry is filling up).
+    const over = await db('lorawan_telemetry')
+      .whereIn('device_id', candidates)
+      .groupBy('device_id')
+      .havingRaw('COUNT(*) > ?', [keep])
+      .select<Array<{ device_id: string }>>('device_id');
+    if (over.length === 0) continue;
+    const chunk = over.map((r) => r.device_id);
     const placeholders = chunk.map(() => '?').join(', ');
     const result = (await db.raw(
       `DELETE FROM lorawan_telemetry WHERE (partition_id, sequence_number) IN (

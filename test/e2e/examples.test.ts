@@ -15,6 +15,7 @@ import { FLEET_GAUGES } from '../../src/run/fleet-gauges.js';
 import { pushRunMetrics, renderRunMetrics } from '../../src/run/metrics.js';
 import { openKnex, parseDbUrl } from '../../src/store/db.js';
 import { startTestAws, type TestAws } from '../support/aws.js';
+import { startTestEventHub, type TestEventHub } from '../support/eventhub.js';
 import { builtModule } from '../support/built.js';
 import { childEnv, collect, runCli, waitFor, type CliResult } from '../support/cli.js';
 import { copies, execForm, inBuildContext, parseDockerfile, workdir, type Stage } from '../support/dockerfile.js';
@@ -459,11 +460,13 @@ describe.runIf(haveYaml)('examples/kubernetes-cronjob.yaml', () => {
   describe.runIf(haveCronJobPostgres)('each CronJob, run as its pod would', () => {
     let portal: Portal;
     let aws: TestAws;
+    let eventHub: TestEventHub;
     let gateway: { url: string; stop(): Promise<void> } | null = null;
 
     beforeAll(async () => {
       portal = await startPortal('postgres', FLEET, { devices: FLEET.deviceModels, edge: FLEET.edgeDeviceModels });
       aws = await startTestAws(FLEET);
+      eventHub = await startTestEventHub(FLEET);
       const started = await startPushgateway();
       if ('skipped' in started) requireOrSkip("the CronJobs' Pushgateway", { ok: false, reason: started.skipped });
       else gateway = started;
@@ -471,6 +474,7 @@ describe.runIf(haveYaml)('examples/kubernetes-cronjob.yaml', () => {
     afterAll(async () => {
       await gateway?.stop();
       await aws?.close();
+      await eventHub?.close();
       await portal?.close();
     });
 
@@ -482,6 +486,7 @@ describe.runIf(haveYaml)('examples/kubernetes-cronjob.yaml', () => {
           'iothub-connection-string': hub.IOTHUB_CONNECTION_STRING!,
           'aws-access-key-id': aws.env().AWS_ACCESS_KEY_ID!,
           'aws-secret-access-key': aws.env().AWS_SECRET_ACCESS_KEY!,
+          'eventhub-connection-string': eventHub.emulator.env().EVENTHUB_CONNECTION_STRING,
         },
       };
       const help = (await runCli(['--help'], {})).stdout;
