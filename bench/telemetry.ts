@@ -14,6 +14,8 @@ import { acrossBackends, emulatorChild, runPass, scratchDatabase, scratchDir, ty
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 200_000);
 const DEVICES = Number(process.env.BENCH_EVENT_DEVICES ?? 2_000);
 const PARTITIONS = 4;
+/** Extra options of the runs, e.g. BENCH_TELEMETRY_ARGS='--batch-size 5000'. */
+const EXTRA_ARGS = (process.env.BENCH_TELEMETRY_ARGS ?? '').split(' ').filter((a) => a !== '');
 
 /** The generated fleet's LoRaWAN devices, as the `devices` pass would have stored them. */
 async function seedDevices(dbUrl: string): Promise<void> {
@@ -38,7 +40,7 @@ async function benchBackend(backend: string): Promise<PassFigures[]> {
   try {
     await seedDevices(db.url);
     for (const pass of ['1 all new', '2 nothing new']) {
-      const { seconds, doc } = await runPass('telemetry', ['--db', db.url, '--lock-dir', locks.path], {});
+      const { seconds, doc } = await runPass('telemetry', ['--db', db.url, '--lock-dir', locks.path, ...EXTRA_ARGS], {});
       const f: PassFigures = {
         bench: 'telemetry',
         backend,

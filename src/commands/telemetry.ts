@@ -29,7 +29,7 @@ export function registerTelemetry(program: Command, run: (action: () => Promise<
     .addOption(new Option('--start <position>', 'where partitions without a checkpoint start').choices(['earliest', 'latest']).default('earliest'))
     .option('--max-events <n>', 'stop after this many events (the next run continues from the checkpoints)')
     .option('--max-seconds <n>', 'stop after this many seconds (the next run continues from the checkpoints)')
-    .option('--batch-size <n>', 'events per batch and transaction (1-5000)', '1000')
+    .option('--batch-size <n>', 'events per batch and transaction (1-5000)', '2500')
     .option('--max-retries <n>', 'retries of a failed Event Hubs operation before its partition is given up for this run', '3')
     .option('--db <url>', 'portal database: sqlite:<path> or postgres://... (env PORTAL_SYNC_DB, then DATABASE_URL)')
     .option('--dry-run', 'read and sort the events; store nothing, move no checkpoint')

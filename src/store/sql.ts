@@ -83,6 +83,7 @@ export async function insertRows(
     return returned;
   }
 
+  const direct = await sqliteStatements(db);
   const perRow = `(${cols.map(() => '?').join(', ')})`;
   const head = `INSERT INTO ${quote(table)} (${names}) VALUES `;
   const rowsPerStatement = Math.max(1, Math.floor(MAX_PARAMETERS / cols.length));
@@ -93,7 +94,10 @@ export async function insertRows(
   const flush = async () => {
     let sql = sqlByCount.get(count);
     if (!sql) sqlByCount.set(count, (sql = head + new Array<string>(count).fill(perRow).join(', ') + tail));
-    await run(sql, bindings);
+    if (direct) {
+      const rows = direct(sql, bindings);
+      if (options.returning) returned.push(...rows);
+    } else await run(sql, bindings);
     bindings = [];
     count = 0;
   };
@@ -104,6 +108,43 @@ export async function insertRows(
   }
   if (count > 0) await flush();
   return returned;
+}
+
+/** What knex's better-sqlite3 connection offers: prepared statements. */
+interface SqliteStatement {
+  readonly reader: boolean;
+  run(bindings: readonly unknown[]): unknown;
+  all(bindings: readonly unknown[]): Array<Record<string, unknown>>;
+}
+interface SqliteConnection {
+  prepare(sql: string): SqliteStatement;
+}
+
+const MAX_PREPARED = 32;
+const prepared = new WeakMap<SqliteConnection, Map<string, SqliteStatement>>();
+
+/**
+ * Inside a transaction on SQLite, bulk statements go to the transaction's better-sqlite3 connection
+ * as cached prepared statements: knex would parse every statement again and rewrite its tens of
+ * thousands of placeholders one by one, which cost more than SQLite's own work on the rows.
+ */
+async function sqliteStatements(db: Knex | Knex.Transaction): Promise<((sql: string, bindings: readonly Scalar[]) => Array<Record<string, unknown>>) | null> {
+  if (!('isTransaction' in db) || db.isTransaction !== true) return null;
+  const conn = (await (db.client as { acquireConnection(): Promise<unknown> }).acquireConnection()) as SqliteConnection;
+  let cache = prepared.get(conn);
+  if (!cache) prepared.set(conn, (cache = new Map()));
+  return (sql, bindings) => {
+    let statement = cache.get(sql);
+    if (!statement) {
+      // The last chunk of each insert has a size of its own: keep the cache from growing with them.
+      if (cache.size >= MAX_PREPARED) cache.clear();
+      cache.set(sql, (statement = conn.prepare(sql)));
+    }
+    // An array binds as the statement's anonymous parameters, in order.
+    if (statement.reader) return statement.all(bindings);
+    statement.run(bindings);
+    return [];
+  };
 }
 
 function resultRows(result: unknown): Array<Record<string, unknown>> {

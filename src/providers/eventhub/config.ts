@@ -64,7 +64,7 @@ export function resolveEventHubConfig(opts: EventHubOptions, env: Env): EventHub
     start,
     maxEvents: wholeNumber('--max-events', opts.maxEvents, 1, Number.MAX_SAFE_INTEGER),
     maxSeconds: wholeNumber('--max-seconds', opts.maxSeconds, 1, 86_400),
-    batchSize: wholeNumber('--batch-size', opts.batchSize, 1, 5000) ?? 1000,
+    batchSize: wholeNumber('--batch-size', opts.batchSize, 1, 5000) ?? 2500,
     maxRetries: wholeNumber('--max-retries', opts.maxRetries, 0, 20) ?? 3,
   };
 }
