@@ -3,7 +3,7 @@ import Table from 'cli-table3';
 import { FLEET_GAUGES, type FleetGauge } from '../run/fleet-gauges.js';
 import { renderFleetGauges } from '../run/fleet-metrics.js';
 import type { Logger, LogFormat } from '../run/log.js';
-import { COMPACT, JSON_SCHEMA_VERSION, runLineHead } from '../run/output.js';
+import { COMPACT, runJsonHead, runLineHead } from '../run/output.js';
 import { writeStdout } from '../run/stdout.js';
 import type { MetricsPushResult } from './metrics-push.js';
 
@@ -39,17 +39,9 @@ export async function printFleetResult(result: MetricsPushResult, opts: FleetPri
 /** The `--json` document of `metrics push` (README, JSON output): stable, free of secrets. */
 export function fleetJson(result: MetricsPushResult) {
   return {
-    schemaVersion: JSON_SCHEMA_VERSION,
-    command: result.command,
+    ...runJsonHead(result),
     provider: result.provider,
     source: result.source,
-    status: result.status,
-    dryRun: result.dryRun,
-    exitCode: result.exitCode,
-    runId: result.runId,
-    startedAt: result.startedAt.toISOString(),
-    finishedAt: result.finishedAt.toISOString(),
-    durationMs: result.finishedAt.getTime() - result.startedAt.getTime(),
     instance: result.instance,
     gauges: result.readings.values,
     withheld: result.readings.withheld.map((w) => ({ gauges: w.gauges, kind: w.kind, reason: w.reason })),

@@ -1,7 +1,7 @@
 import { Chalk } from 'chalk';
 import Table from 'cli-table3';
 import type { Logger, LogFormat } from '../run/log.js';
-import { COMPACT, JSON_SCHEMA_VERSION, runLineHead } from '../run/output.js';
+import { COMPACT, runJsonHead, runLineHead } from '../run/output.js';
 import { writeStdout } from '../run/stdout.js';
 import type { TelemetryResult } from './telemetry-run.js';
 import type { PartitionTally } from './telemetry-tally.js';
@@ -45,15 +45,7 @@ const countsOf = (result: TelemetryResult) => Object.fromEntries(Object.entries(
 /** The `--json` document of `telemetry` (README, JSON output): stable, free of secrets. */
 export function telemetryJson(result: TelemetryResult) {
   return {
-    schemaVersion: JSON_SCHEMA_VERSION,
-    command: result.command,
-    status: result.status,
-    dryRun: result.dryRun,
-    exitCode: result.exitCode,
-    runId: result.runId,
-    startedAt: result.startedAt.toISOString(),
-    finishedAt: result.finishedAt.toISOString(),
-    durationMs: result.finishedAt.getTime() - result.startedAt.getTime(),
+    ...runJsonHead(result),
     hub: result.hub,
     totals: totals(result.partitions),
     partitions: result.partitions.map((p) => ({

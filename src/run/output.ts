@@ -17,15 +17,7 @@ export const COMPACT = { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': ''
 export function writeJson(result: PassResult, write: (chunk: string) => void): void {
   const plan = result.plan;
   const head = {
-    schemaVersion: JSON_SCHEMA_VERSION,
-    command: result.command,
-    status: result.status,
-    dryRun: result.dryRun,
-    exitCode: result.exitCode,
-    runId: result.runId,
-    startedAt: result.startedAt.toISOString(),
-    finishedAt: result.finishedAt.toISOString(),
-    durationMs: result.finishedAt.getTime() - result.startedAt.getTime(),
+    ...runJsonHead(result),
     summary: result.summary,
     applied: result.applied
       ? {
@@ -275,6 +267,21 @@ export interface RunLineFacts {
   readonly runId: number | null;
   readonly startedAt: Date;
   readonly finishedAt: Date;
+}
+
+/** What every command's `--json` document starts with, in this order. */
+export function runJsonHead(run: RunLineFacts) {
+  return {
+    schemaVersion: JSON_SCHEMA_VERSION,
+    command: run.command,
+    status: run.status,
+    dryRun: run.dryRun,
+    exitCode: run.exitCode,
+    runId: run.runId,
+    startedAt: run.startedAt.toISOString(),
+    finishedAt: run.finishedAt.toISOString(),
+    durationMs: run.finishedAt.getTime() - run.startedAt.getTime(),
+  };
 }
 
 export function runLineHead(run: RunLineFacts, noun: string): Record<string, unknown> {

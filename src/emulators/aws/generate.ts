@@ -28,6 +28,7 @@
  * thingTypes, deployments), and to Azure when it names neither.
  */
 import { derivedId } from './fixture.js';
+import { prng } from '../prng.js';
 
 export interface AwsGenerateSpec {
   things: number;
@@ -133,18 +134,6 @@ function edgeTypeCount(s: Pick<AwsGenerateSpec, 'things' | 'thingTypes' | 'edge'
 /** The seed of the connectivity draws, apart from the main sequence (see the header). */
 const CONNECTIVITY_SEED = 0x636f6e6e;
 const CONNECTED_SHARE = 0.75;
-
-/** mulberry32, as the IoT Hub generator uses. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SITES = Array.from({ length: 20 }, (_, i) => `site-${String(i + 1).padStart(2, '0')}`);
 const BUILDINGS = Array.from({ length: 8 }, (_, i) => `B${i + 1}`);

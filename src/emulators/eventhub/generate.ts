@@ -13,6 +13,7 @@
 import { GenerateSpecError } from '../aws/generate.js';
 import type { EventHubEventInput, EventHubFixtureInput, EventList } from './fixture.js';
 import { DEFAULT_PARTITIONS } from './fixture.js';
+import { prng } from '../prng.js';
 
 export interface EventHubGenerateSpec {
   events: number;
@@ -56,18 +57,6 @@ export function parseEventHubGenerateSpec(text: string): EventHubGenerateSpec {
   if (spec.events > MAX_EVENTS) throw new GenerateSpecError(`generate spec: events=${spec.events} is more than ${MAX_EVENTS}`);
   if (spec.partitions < 1 || spec.partitions > 32) throw new GenerateSpecError(`generate spec: partitions must be from 1 to 32, got ${spec.partitions}`);
   return spec;
-}
-
-/** mulberry32, seeded per event so that any event can be built on its own. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function hex(rnd: () => number, chars: number): string {

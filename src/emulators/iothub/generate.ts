@@ -16,6 +16,7 @@
 import type { DeviceModel, DeviceTwin, EdgeDeviceModel, Fixture, ModuleTwin, TwinCollection } from './fixture.js';
 import { DEFAULT_HOST_NAME, DEFAULT_KEY_NAME, DEFAULT_SHARED_ACCESS_KEY, deviceEtagFor, etagFor } from './fixture.js';
 import { generateConfigurations } from './generate-configurations.js';
+import { prng } from '../prng.js';
 
 export interface GenerateSpec {
   devices: number;
@@ -72,18 +73,6 @@ export function loraDeviceIds(spec: Partial<GenerateSpec>): string[] {
   const ids: string[] = [];
   for (let i = 0; i < s.devices; i++) if (picked(i, s.lora, s.devices)) ids.push(`dev-${pad(i + 1)}`);
   return ids;
-}
-
-/** mulberry32: tiny, fast, good enough for fixtures. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const STANDARD_MODELS: DeviceModel[] = [
