@@ -9,6 +9,7 @@ import { exitCodeOf } from '../run/exit-code.js';
 import { checkInterrupted, handleInterrupts } from '../run/interrupt.js';
 import { runJob } from '../run/job.js';
 import { createLogger, type Logger } from '../run/log.js';
+import type { RunLineFacts } from '../run/output.js';
 import { createProgress } from '../run/progress.js';
 import { PortalCheckpointStore, readCheckpoints, writeCheckpoint, type HubScope, type Position } from '../store/eventhub-checkpoints.js';
 import { recordRun, type RunEvent } from '../store/runlog.js';
@@ -22,14 +23,8 @@ export const TELEMETRY_COMMAND = 'telemetry';
 
 export interface TelemetryOptions extends CommonOptions, EventHubOptions {}
 
-export interface TelemetryResult {
-  readonly command: string;
+export interface TelemetryResult extends RunLineFacts {
   readonly status: 'ok' | 'partial' | 'failed' | 'locked' | 'interrupted';
-  readonly dryRun: boolean;
-  readonly exitCode: number;
-  readonly runId: number | null;
-  readonly startedAt: Date;
-  readonly finishedAt: Date;
   readonly hub: { readonly namespace: string; readonly name: string; readonly consumerGroup: string } | null;
   readonly partitions: readonly PartitionTally[];
   readonly skipped: Record<string, SkipTally>;

@@ -155,13 +155,16 @@ export async function drainEventHub(config: EventHubConfig, store: DrainStore, o
       // Partitions another live run holds: a claim of ours refused, or, after the load balancer's first
       // rounds, held by another owner while no receiver of ours opened on it (the SDK does not even try
       // a partition it counts as its fair share's excess). Also deadlines and stop requests.
-      const subscribedAt = Date.now();
+      // The ownership table is read once per load-balancing round, not on every tick: the batches
+      // being stored share the database connection.
+      let nextCheck = Date.now() + 2 * LOAD_BALANCING_INTERVAL_MS;
       let checking = false;
       const watch = setInterval(() => {
         for (const refused of store.refused()) elsewhere(refused.partitionId, refused.ownerId);
         if (hooks.shouldStop() || (deadline !== null && Date.now() >= deadline)) return finish();
-        if (checking || Date.now() - subscribedAt < 2 * LOAD_BALANCING_INTERVAL_MS) return;
+        if (checking || Date.now() < nextCheck) return;
         checking = true;
+        nextCheck = Date.now() + LOAD_BALANCING_INTERVAL_MS;
         void store
           .listOwnership(client.fullyQualifiedNamespace, client.eventHubName, config.consumerGroup)
           .then((owners) => {
