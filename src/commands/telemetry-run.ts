@@ -11,7 +11,7 @@ import { runJob } from '../run/job.js';
 import { createLogger, type Logger } from '../run/log.js';
 import type { RunLineFacts } from '../run/output.js';
 import { createProgress } from '../run/progress.js';
-import { PortalCheckpointStore, readCheckpoints, writeCheckpoint, type HubScope, type Position } from '../store/eventhub-checkpoints.js';
+import { PortalCheckpointStore, writeCheckpoint, type HubScope, type Position } from '../store/eventhub-checkpoints.js';
 import { recordRun, type RunEvent } from '../store/runlog.js';
 import { CheckpointMovedError, sortByDevice, storeTelemetryBatch, type DeviceSkip, type TelemetryRow } from '../store/telemetry.js';
 import { reportUnrunPass } from './report-unrun.js';
@@ -167,10 +167,9 @@ class TelemetryDrain {
   /** Settles partitions with nothing to read, and `--start latest` for those without a checkpoint. */
   private async toRead(starts: readonly PartitionStart[], namespace: string): Promise<ReadonlySet<string>> {
     this.scope = { namespace, hub: this.hub.eventHubName, consumerGroup: this.hub.consumerGroup };
-    const checkpoints = new Map((await readCheckpoints(this.db, this.scope)).map((c) => [c.partitionId, { offset: c.offset, sequenceNumber: c.sequenceNumber }]));
     const toRead = new Set<string>();
     for (const start of starts) {
-      const position = checkpoints.get(start.partitionId) ?? null;
+      const position = start.checkpoint;
       this.positions.set(start.partitionId, position);
       const tally = newTally(start.partitionId, start.lastSequenceNumber, position?.sequenceNumber ?? null);
       this.tallies.set(start.partitionId, tally);

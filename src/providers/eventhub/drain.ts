@@ -20,7 +20,8 @@ export interface PartitionStart {
   /** The partition's last sequence number when the run began: the drain reads up to here. -1: empty. */
   readonly lastSequenceNumber: number;
   readonly lastOffset: string;
-  readonly checkpointSequenceNumber: number | null;
+  /** The portal's checkpoint of the partition when the run began; null: none. */
+  readonly checkpoint: { readonly offset: string; readonly sequenceNumber: number } | null;
 }
 
 /** How one partition's reading ended. */
@@ -69,18 +70,18 @@ const MAX_PARTITION_FAILURES = 3;
  */
 const MAX_EMPTY_BATCHES = 5;
 
-/**
- * A scheduler-friendly drain: read every partition this run can own from its checkpoint up to the
- * last event the partition held when the run began, then stop. The SDK's load balancer claims the
- * partitions through `store` (the portal's checkpoint store, which refuses partitions another live
- * run holds), and reading starts at each partition's checkpoint.
- */
 /** The checkpoint store as the drain needs it: the SDK's interface, and word of the claims it refused. */
 export interface DrainStore extends CheckpointStore {
   refused(): Array<{ partitionId: string; ownerId: string }>;
   abandon(namespace: string, hub: string, consumerGroup: string, partitionId: string | null, ownerId: string): Promise<void>;
 }
 
+/**
+ * A scheduler-friendly drain: read every partition this run can own from its checkpoint up to the
+ * last event the partition held when the run began, then stop. The SDK's load balancer claims the
+ * partitions through `store` (the portal's checkpoint store, which refuses partitions another live
+ * run holds), and reading starts at each partition's checkpoint.
+ */
 export async function drainEventHub(config: EventHubConfig, store: DrainStore, ownerId: string, hooks: DrainHooks, deadline: number | null): Promise<DrainResult> {
   const client = new EventHubConsumerClient(config.consumerGroup, config.connectionString, config.eventHubName, store, {
     identifier: ownerId,
@@ -104,7 +105,7 @@ export async function drainEventHub(config: EventHubConfig, store: DrainStore, o
     } catch (error) {
       throw startError(error, `cannot read the partitions of ${config.eventHubName}`);
     }
-    const checkpoints = new Map((await store.listCheckpoints(client.fullyQualifiedNamespace, client.eventHubName, config.consumerGroup)).map((c) => [c.partitionId, c.sequenceNumber]));
+    const checkpoints = new Map((await store.listCheckpoints(client.fullyQualifiedNamespace, client.eventHubName, config.consumerGroup)).map((c) => [c.partitionId, c]));
     const starts: PartitionStart[] = [];
     for (const partitionId of partitionIds) {
       let props;
@@ -118,7 +119,7 @@ export async function drainEventHub(config: EventHubConfig, store: DrainStore, o
         partitionId,
         lastSequenceNumber: props.isEmpty ? -1 : props.lastEnqueuedSequenceNumber,
         lastOffset: props.lastEnqueuedOffset,
-        checkpointSequenceNumber: checkpoints.get(partitionId) ?? null,
+        checkpoint: checkpoints.get(partitionId) ?? null,
       });
     }
     const toRead = await hooks.toRead(starts, client.fullyQualifiedNamespace);
@@ -132,7 +133,7 @@ export async function drainEventHub(config: EventHubConfig, store: DrainStore, o
     await new Promise<void>((resolve) => {
       const failures = new Map<string, number>();
       const empties = new Map<string, number>();
-      const reached = new Map(starts.map((s) => [s.partitionId, s.checkpointSequenceNumber ?? -1]));
+      const reached = new Map(starts.map((s) => [s.partitionId, s.checkpoint?.sequenceNumber ?? -1]));
       /** Partitions a receiver of this run opened on. */
       const opened = new Set<string>();
       let finished = false;
