@@ -152,4 +152,21 @@ module.exports = {
     ref: KEY,
     message: text,
   },
+  // The customer database of `navixy-customers`, read-only; these are the embedded default's tables.
+  // Provider and state are free text on purpose: the rules read them trimmed and case-insensitively,
+  // and a state they do not know is reported, not refused by the schema.
+  customers: {
+    reference: KEY,
+    name: text,
+    provider: string(64),
+    state: string(64),
+    navixy_hash: text,
+    gateway_count: integer,
+  },
+  // Operators' manual overrides of `navixy-customers`, in the portal database.
+  navixy_overrides: {
+    customer_reference: KEY,
+    mode: string(16),
+    reason: text,
+  },
 };
