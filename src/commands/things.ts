@@ -3,6 +3,7 @@ import type { AwsIot } from '../providers/aws/client.js';
 import { mapConcurrent } from '../providers/aws/concurrency.js';
 import type { EdgeVerdict } from '../providers/aws/edge.js';
 import { ApiCallCounter, ProviderError } from '../providers/errors.js';
+import { readAhead } from '../providers/read-ahead.js';
 import type { CurrentRecord, RemoteEntry } from '../reconcile/index.js';
 import type { Inventory, RemoteContext } from '../run/inventory.js';
 import type { Logger } from '../run/log.js';
@@ -66,10 +67,15 @@ export function thingsInventory(aws: AwsConfig, options: ThingsOptions): Invento
           return result;
         }));
       const judge = (raw: RawThing) => judgeThing(raw, { iot, catalog, facts: storedFacts, idByName, full: options.full, coreDevices, learnt, listed });
-      for await (const page of iot.listThings()) {
-        yield await mapConcurrent(page, aws.concurrency, judge);
+      try {
+        // The next ListThings page comes while this page's per-thing calls run.
+        for await (const page of readAhead(iot.listThings())) {
+          yield await mapConcurrent(page, aws.concurrency, judge);
+        }
+        listedAll = true;
+      } finally {
+        await iot.close();
       }
-      listedAll = true;
     },
     validate: thingValidator(),
     async loadCurrent(db) {

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { resolveAwsConfig, ConfigError, type AwsConfig } from '../../src/config.js';
 import { AwsIot } from '../../src/providers/aws/client.js';
 import { mapConcurrent } from '../../src/providers/aws/concurrency.js';
+import { SdkThreads, type SdkThreadOptions } from '../../src/providers/aws/sdk-threads.js';
 import { ApiCallCounter, ProviderError } from '../../src/providers/errors.js';
 import type { Clock } from '../../src/providers/retry.js';
 import { exitCodeOf } from '../../src/run/exit-code.js';
@@ -124,15 +125,104 @@ describe('AwsIot over the real SDK', () => {
     Object.assign(process.env, SAVED);
   });
 
-  function client(options: { maxRetries?: string; requestTimeout?: string } = {}) {
+  function client(options: { maxRetries?: string; requestTimeout?: string } = {}, sdkThreads?: SdkThreadOptions) {
     // --request-timeout is enforced by the SDK's HTTP handler, in real time divided by the time scale
     // (as a --time-scale run has it): at 100, a request left unanswered for 20 s fails after 200 real ms.
     const config: AwsConfig = { ...resolveAwsConfig(options, process.env), timeScale: 100 };
     const clock = virtualClock();
     const calls = new ApiCallCounter();
     // No jitter: the backoff is its upper bound, so the waits are known.
-    return { aws: new AwsIot(config, calls, log, { clock, random: () => 1 }), clock, calls };
+    const aws = new AwsIot(config, calls, log, { clock, random: () => 1, ...(sdkThreads ? { sdkThreads } : {}) });
+    opened.push(aws);
+    return { aws, clock, calls };
   }
+  const opened: AwsIot[] = [];
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((aws) => aws.close()));
+  });
+
+  describe('per-thing calls on SDK worker threads (a big pass spills to them)', () => {
+    // Every per-thing call on the two workers from the first one.
+    const onThreads: SdkThreadOptions = { threads: 2, callsBeforeThreads: 0 };
+
+    it('answers DescribeThing and GetThingShadow (404: no shadow) from the threads, over the same sockets and counts', async () => {
+      fake.handle((req, res, url) => {
+        if (url.pathname === '/endpoint') return json(res, 200, { endpointAddress: fake.url.replace('http://', '') });
+        if (url.pathname === '/things/with/shadow') return json(res, 200, { state: {} });
+        const thing = /^\/things\/([^/]+)$/.exec(url.pathname);
+        if (thing) return json(res, 200, { thingName: thing[1], thingId: `id-${thing[1]}`, version: 1 });
+        awsError(res, 404, 'ResourceNotFoundException', `${req.method} ${url.pathname}`);
+      });
+      const { aws, calls } = client({}, onThreads);
+      const names = Array.from({ length: 30 }, (_, i) => `t${i}`);
+      const ids = await mapConcurrent(names, 8, async (name) => (await aws.describeThing(name)).thingId);
+      expect(ids).toEqual(names.map((n) => `id-${n}`));
+      expect(await aws.hasClassicShadow('with')).toBe(true);
+      expect(await aws.hasClassicShadow('without')).toBe(false);
+      expect(calls.toJSON()).toEqual({ DescribeEndpoint: 1, DescribeThing: 30, GetThingShadow: 2 });
+      expect(fake.requests.filter((r) => r.startsWith('GET /things/t'))).toHaveLength(30);
+    });
+
+    it('retries a throttled call of a thread after the Retry-After it carried, and maps refused credentials to 78 without the key', async () => {
+      let attempts = 0;
+      fake.handle((_req, res, url) => {
+        if (url.pathname === '/things/busy') {
+          attempts++;
+          if (attempts === 1) return awsError(res, 429, 'ThrottlingException', 'Rate exceeded', { 'retry-after': '3' });
+          return json(res, 200, { thingName: 'busy', thingId: 'id-busy', version: 1 });
+        }
+        awsError(res, 403, 'AccessDeniedException', `User: arn:aws:iam::1:user/x with key ${KEY_ID} is not authorized`);
+      });
+      const { aws, calls, clock } = client({}, onThreads);
+      expect((await aws.describeThing('busy')).thingId).toBe('id-busy');
+      expect(clock.sleeps).toEqual([3000]);
+      expect(calls.quota.throttled).toBe(1);
+      const error = await aws.describeThing('denied').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ProviderError);
+      expect(exitCodeOf(error)).toBe(78);
+      expect((error as Error).message).toContain('AWS DescribeThing (thing denied) was refused: AccessDeniedException (HTTP 403)');
+      expect((error as Error).message).not.toContain(KEY_ID);
+      expect(calls.toJSON()).toEqual({ DescribeThing: 3 });
+    });
+
+    it('stays on the pass\'s thread for the first calls, spills after them, and starts again after close()', async () => {
+      const pool = new SdkThreads(
+        { region: 'eu-west-1', iotEndpoint: fake.url, timeoutMs: 5000, concurrency: 4 },
+        { threads: 1, callsBeforeThreads: 2 },
+      );
+      fake.handle((_req, res, url) => json(res, 200, { thingName: url.pathname.split('/').pop(), thingId: 'id', version: 1 }));
+      try {
+        await pool.send({ operation: 'DescribeThing', thingName: 'a' });
+        await pool.send({ operation: 'DescribeThing', thingName: 'b' });
+        expect(pool.spilled).toBe(false);
+        expect(await pool.send({ operation: 'DescribeThing', thingName: 'c' })).toEqual({ thingId: 'id' });
+        expect(pool.spilled).toBe(true);
+      } finally {
+        await pool.close();
+      }
+      fake.handle((_req, res) => json(res, 200, { thingName: 'd', thingId: 'id-d', version: 1 }));
+      const { aws } = client({}, onThreads);
+      expect((await aws.describeThing('d')).thingId).toBe('id-d');
+      await aws.close();
+      // A call after close() starts the threads again rather than failing.
+      expect((await aws.describeThing('d')).thingId).toBe('id-d');
+    });
+
+    it('fails the calls of a thread that died, and every later one, instead of hanging', async () => {
+      const pool = new SdkThreads(
+        { region: 'eu-west-1', iotEndpoint: fake.url, timeoutMs: 5000, concurrency: 4 },
+        { threads: 1, callsBeforeThreads: 0, module: new URL('data:text/javascript,setTimeout(() => process.exit(3), 50)') },
+      );
+      try {
+        const first = await pool.send({ operation: 'DescribeThing', thingName: 'a' }).catch((e: unknown) => e);
+        expect(first).toBeInstanceOf(ProviderError);
+        expect((first as Error).message).toBe('the SDK thread of the pass stopped: exited with code 3');
+        await expect(pool.send({ operation: 'GetThingShadow', thingName: 'b', endpoint: fake.url })).rejects.toThrow('the SDK thread of the pass stopped');
+      } finally {
+        await pool.close();
+      }
+    });
+  });
 
   it('retries a throttled call after the Retry-After asked, counting every attempt', async () => {
     let n = 0;

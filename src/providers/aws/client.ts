@@ -2,7 +2,6 @@ import {
   DeleteDynamicThingGroupCommand,
   DeleteThingTypeCommand,
   DescribeEndpointCommand,
-  DescribeThingCommand,
   DescribeThingGroupCommand,
   DescribeThingTypeCommand,
   IoTClient,
@@ -10,7 +9,6 @@ import {
   ListThingsCommand,
   ListThingTypesCommand,
   SearchIndexCommand,
-  type DescribeThingCommandOutput,
   type DescribeThingGroupCommandOutput,
   type DescribeThingTypeCommandOutput,
   type Tag,
@@ -18,7 +16,6 @@ import {
   type ThingDocument,
   type ThingTypeDefinition,
 } from '@aws-sdk/client-iot';
-import { GetThingShadowCommand, IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
 import {
   GreengrassV2Client,
   ListCoreDevicesCommand,
@@ -36,6 +33,7 @@ import { backoffMs, DEFAULT_RETRY, REAL_CLOCK, scaledClock, type Clock } from '.
 import { edgeVerdictOf, type EdgeVerdict } from './edge.js';
 import { boundedHttpHandler } from './http.js';
 import { leanSdkClient } from './sdk-stack.js';
+import { SdkThreads, type SdkThreadOptions } from './sdk-threads.js';
 import { classifyAwsError, isMissingCredentials, type AwsFailure } from './errors.js';
 import { FLEET_INDEX_UNAVAILABLE_ERRORS, FleetIndexUnavailable, THING_INDEX } from './fleet-index.js';
 import { awsPages } from './paging.js';
@@ -58,6 +56,8 @@ export interface AwsIotDeps {
   /** Time as the client reads and waits on it; tests pass one whose waits take no real time. */
   readonly clock?: Clock;
   readonly random?: () => number;
+  /** Worker threads the per-thing calls spill to in a big pass, and after how many calls (sdk-threads.ts). */
+  readonly sdkThreads?: SdkThreadOptions;
 }
 
 /** What a request does when the resource is not there (404): give this value instead of failing. */
@@ -81,7 +81,10 @@ interface RequestOptions<T> {
 export class AwsIot {
   private readonly iot: IoTClient;
   private readonly greengrass: GreengrassV2Client;
-  private dataPlaneClient: Promise<IoTDataPlaneClient> | null = null;
+  /** Where the per-thing calls are sent from (the pass's thread, then workers), made by the first such call. */
+  private threadPool: SdkThreads | null = null;
+  private dataPlaneAt: Promise<string> | null = null;
+  private readonly threadOptions: SdkThreadOptions;
   private readonly clock: Clock;
   private readonly random: () => number;
   /**
@@ -106,6 +109,7 @@ export class AwsIot {
   ) {
     this.clock = deps.clock ?? scaledClock(config.timeScale, REAL_CLOCK);
     this.random = deps.random ?? Math.random;
+    this.threadOptions = deps.sdkThreads ?? {};
     this.region = config.region;
     // Region, credentials and endpoints come from the SDK's own chain (AWS_REGION, AWS_PROFILE, the
     // AWS_ENDPOINT_URL_* variables...). maxAttempts 1: no retry behind our back.
@@ -192,22 +196,38 @@ export class AwsIot {
     return null;
   }
 
-  describeThing(name: string): Promise<DescribeThingCommandOutput> {
-    return this.request('iot', 'DescribeThing', () => this.iot.send(new DescribeThingCommand({ thingName: name })), { what: `thing ${name}` });
+  /** A thing's id (DescribeThing), sent on one of the pass's SDK threads. */
+  describeThing(name: string): Promise<{ readonly thingId: string | undefined }> {
+    return this.request(
+      'iot',
+      'DescribeThing',
+      async () => {
+        const answer = await this.threads().send({ operation: 'DescribeThing', thingName: name });
+        return { thingId: 'thingId' in answer ? answer.thingId : undefined };
+      },
+      { what: `thing ${name}` },
+    );
   }
 
-  /** Whether the thing has a classic (unnamed) shadow: GetThingShadow answers it, or 404. */
+  /** Whether the thing has a classic (unnamed) shadow: GetThingShadow answers it, or 404. On an SDK thread. */
   async hasClassicShadow(thingName: string): Promise<boolean> {
-    const dataPlane = await this.dataPlane();
+    const endpoint = await this.dataPlaneEndpoint();
     return this.request(
       'dataPlane',
       'GetThingShadow',
       async () => {
-        await dataPlane.send(new GetThingShadowCommand({ thingName }));
+        await this.threads().send({ operation: 'GetThingShadow', thingName, endpoint });
         return true;
       },
       { what: `thing ${thingName}`, notFound: () => false },
     );
+  }
+
+  /** Stops the SDK threads, if the pass started them; a later per-thing call starts them again. */
+  async close(): Promise<void> {
+    const pool = this.threadPool;
+    this.threadPool = null;
+    await pool?.close();
   }
 
   /**
@@ -322,19 +342,29 @@ export class AwsIot {
     }
   }
 
+  /** The per-thing calls' threads, made with this pass's region, IoT endpoint and HTTP bounds. */
+  private threads(): SdkThreads {
+    return (this.threadPool ??= new SdkThreads({ region: this.region, iotEndpoint: this.config.endpoints.iot, ...this.httpBounds() }, this.threadOptions));
+  }
+
   /**
-   * The data-plane client: at the endpoint the environment names (the SDK reads it), or at the
-   * account's `iot:Data-ATS` endpoint from DescribeEndpoint, over https, or over http when the IoT
-   * endpoint itself is http (only an emulator is).
+   * The data plane's endpoint, found once per pass: the one the environment names, or the account's
+   * `iot:Data-ATS` endpoint from DescribeEndpoint, over https, or over http when the IoT endpoint
+   * itself is http (only an emulator is).
    */
-  private dataPlane(): Promise<IoTDataPlaneClient> {
-    return (this.dataPlaneClient ??= (async () => {
-      if (this.config.endpoints.dataPlane !== undefined) return leanSdkClient(new IoTDataPlaneClient(this.clientConfig()));
+  private dataPlaneEndpoint(): Promise<string> {
+    return (this.dataPlaneAt ??= (async () => {
+      if (this.config.endpoints.dataPlane !== undefined) return this.config.endpoints.dataPlane;
       const out = await this.request('iot', 'DescribeEndpoint', () => this.iot.send(new DescribeEndpointCommand({ endpointType: 'iot:Data-ATS' })));
       if (!out.endpointAddress) throw new ProviderError('aws', 'protocol', 'AWS DescribeEndpoint (iot:Data-ATS) gave no endpoint address');
       const scheme = this.config.endpoints.iot?.startsWith('http:') ? 'http' : 'https';
-      return leanSdkClient(new IoTDataPlaneClient({ ...this.clientConfig(), endpoint: `${scheme}://${out.endpointAddress}` }));
+      return `${scheme}://${out.endpointAddress}`;
     })());
+  }
+
+  /** In real time: an emulated minute lasts 60/timeScale real seconds, as scaledClock makes it. */
+  private httpBounds() {
+    return { timeoutMs: Math.max(1, Math.round(this.config.requestTimeoutMs / this.config.timeScale)), concurrency: this.config.concurrency };
   }
 
   /**
@@ -348,8 +378,7 @@ export class AwsIot {
       region: this.config.region,
       maxAttempts: 1,
       cacheMiddleware: true,
-      // In real time: an emulated minute lasts 60/timeScale real seconds, as scaledClock makes it.
-      requestHandler: boundedHttpHandler({ timeoutMs: Math.max(1, Math.round(this.config.requestTimeoutMs / this.config.timeScale)), concurrency: this.config.concurrency }),
+      requestHandler: boundedHttpHandler(this.httpBounds()),
     };
   }
 
