@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander';
 import { ConfigError, resolveDb, resolveLogFormat, UsageError } from '../config.js';
 import type { AwsEmulator, AwsQuotaSpec } from '../emulators/aws/index.js';
 import type { EventHubEmulator, EventHubFixtureInput } from '../emulators/eventhub/index.js';
+import type { ForwarderEmulator, ForwarderFixtureInput } from '../emulators/forwarder/index.js';
 import type { Fixture, IotHubEmulator, QuotaSpec } from '../emulators/iothub/index.js';
 import { describeDbError, openKnex } from '../store/db.js';
 import { migrateLatest } from '../store/migrate.js';
@@ -17,6 +18,7 @@ interface EmulateOptions {
   port?: string;
   awsPort?: string;
   eventhubPort?: string;
+  forwarderPort?: string;
   host?: string;
   /** `true` when given without a URL: the database the other commands use by default. */
   seedModels?: string | true;
@@ -44,7 +46,10 @@ LoRaWAN telemetry on the Event Hubs endpoint (events round-robin over the LoRaWA
   portal-sync emulate --generate devices=2000,lora=2000,events=200000,partitions=4
 
 An AWS fleet (10% Greengrass core devices) at AWS IoT's published API rates:
-  portal-sync emulate --generate things=50000,thingTypes=20,edge=5000 --quota aws --seed-models`;
+  portal-sync emulate --generate things=50000,thingTypes=20,edge=5000 --quota aws --seed-models
+
+Navixy customers (seeded into the customers table) and the forwarding service's connections, 1% out of step:
+  portal-sync emulate --generate customers=50000,drift=1 --seed-models`;
 
 export function registerEmulate(program: Command, run: (action: () => Promise<number>) => Promise<void>): void {
   program
@@ -54,13 +59,19 @@ export function registerEmulate(program: Command, run: (action: () => Promise<nu
     .option(
       '--generate <spec>',
       'generate a fleet instead, e.g. devices=100000,lora=10000 (IoT Hub) and/or things=50000,thingTypes=20,edge=5000,deployments=2 (AWS) ' +
-        'and/or events=200000,partitions=4 (Event Hubs telemetry of the LoRaWAN devices); edge counts for each provider the spec names',
+        'and/or events=200000,partitions=4 (Event Hubs telemetry of the LoRaWAN devices) and/or customers=50000,drift=1 (Navixy customers and ' +
+        'forwarding connections, drift% out of step); edge counts for each provider the spec names',
     )
     .option('--port <port>', 'IoT Hub emulator port (default: a free port)')
     .option('--aws-port <port>', 'AWS emulator port (default: a free port)')
     .option('--eventhub-port <port>', 'Event Hubs emulator AMQP port (default: a free port; its control server takes another)')
+    .option('--forwarder-port <port>', 'Navixy forwarding service emulator port (default: a free port)')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--seed-models [db url]', "write the fleet's device models into this portal database first (without one: env PORTAL_SYNC_DB, then DATABASE_URL, then sqlite:./portal-sync.db)")
+    .option(
+      '--seed-models [db url]',
+      "write the fleet's device models (and its Navixy customers, replacing the customers table) into this portal database first " +
+        '(without one: env PORTAL_SYNC_DB, then DATABASE_URL, then sqlite:./portal-sync.db)',
+    )
     // Not --env-file: Node 20 takes that for its own option anywhere on the command line, script
     // arguments included (nodejs/node#54232), and exits 9 before this program runs when the file
     // does not exist yet, which is always the case here.
@@ -88,15 +99,20 @@ async function emulate(opts: EmulateOptions): Promise<number> {
   const { generateFleet, loraDeviceIds, normalizeFixture, parseGenerateSpec, parseTimeScale, startIotHubEmulator } = await import('../emulators/iothub/index.js');
   const { generateAwsFleet, parseAwsGenerateSpec, splitGenerateSpec, startAwsEmulator } = await import('../emulators/aws/index.js');
   const { generateEvents, parseEventHubGenerateSpec, splitEventHubSpec, startEventHubEmulator } = await import('../emulators/eventhub/index.js');
+  const { generateForwarder, parseForwarderGenerateSpec, splitForwarderSpec, startForwarderEmulator } = await import('../emulators/forwarder/index.js');
   if (!opts.fixture && !opts.generate) throw new UsageError('emulate needs --fixture <file> or --generate <spec>');
   if (opts.fixture && opts.generate) throw new UsageError('emulate takes --fixture or --generate, not both');
   let fixture: Fixture | undefined;
   let awsFixture: Record<string, unknown> | undefined;
   let hubFixture: EventHubFixtureInput | undefined;
+  let forwarderFixture: ForwarderFixtureInput | undefined;
   if (opts.generate) {
     try {
-      // events= and partitions= are the Event Hubs generator's; the rest is split between IoT Hub and AWS.
-      const { rest, eventhub } = splitEventHubSpec(opts.generate);
+      // customers= and drift= are the forwarding service's, events= and partitions= the Event Hubs
+      // generator's; the rest is split between IoT Hub and AWS.
+      const split = splitForwarderSpec(opts.generate);
+      forwarderFixture = split.forwarder === undefined ? {} : { ...generateForwarder(parseForwarderGenerateSpec(split.forwarder)).section };
+      const { rest, eventhub } = splitEventHubSpec(split.rest);
       const { azure, aws } = splitGenerateSpec(rest);
       fixture = azure === undefined ? normalizeFixture({}) : generateFleet(parseGenerateSpec(azure));
       awsFixture = aws === undefined ? {} : generateAwsFleet(parseAwsGenerateSpec(aws));
@@ -108,6 +124,7 @@ async function emulate(opts: EmulateOptions): Promise<number> {
   const port = parsePort(opts.port, '--port');
   const awsPort = parsePort(opts.awsPort, '--aws-port');
   const eventhubPort = parsePort(opts.eventhubPort, '--eventhub-port');
+  const forwarderPort = parsePort(opts.forwarderPort, '--forwarder-port');
   let quota: { hub?: QuotaSpec; aws?: AwsQuotaSpec } = {};
   let timeScale;
   try {
@@ -151,10 +168,23 @@ async function emulate(opts: EmulateOptions): Promise<number> {
     await emulator.close();
     throw new ConfigError(`cannot start the Event Hubs emulator: ${(error as Error).message}`);
   }
+  let forwarder: ForwarderEmulator;
   try {
-    if (opts.seedModels !== undefined) await seedModels(emulator, aws, opts.seedModels === true ? undefined : opts.seedModels, log);
+    forwarder = await startForwarderEmulator({
+      ...(opts.fixture !== undefined ? { fixturePath: opts.fixture } : { fixture: forwarderFixture ?? {} }),
+      port: forwarderPort,
+      host: opts.host,
+    });
+  } catch (error) {
+    await eventhub.close();
+    await aws.close();
+    await emulator.close();
+    throw new ConfigError(`cannot start the forwarding service emulator: ${(error as Error).message}`);
+  }
+  try {
+    if (opts.seedModels !== undefined) await seedModels(emulator, aws, forwarder, opts.seedModels === true ? undefined : opts.seedModels, log);
     // Each emulator's variables, IoT Hub's first; no two sets share a name.
-    const exports = formatExports({ ...emulator.env(), ...aws.env(), ...eventhub.env() });
+    const exports = formatExports({ ...emulator.env(), ...aws.env(), ...eventhub.env(), ...forwarder.env() });
     // Handlers first: a SIGTERM sent the moment the file appears still removes it.
     const stopped = untilStopSignal();
     if (opts.writeEnv !== undefined) writeEnvFile(opts.writeEnv, exports);
@@ -165,11 +195,13 @@ async function emulate(opts: EmulateOptions): Promise<number> {
       `Event Hubs emulator (hub ${eventhub.hubName}, ${eventhub.partitionIds.length} partitions) listening on ${eventhub.url} ` +
         `(control: ${eventhub.controlUrl}, stats: ${eventhub.controlUrl}/__emulator/stats)`,
     );
+    log.info(`Navixy forwarding service emulator listening on ${forwarder.url} (stats: ${forwarder.url}/__emulator/stats)`);
     const quotaLine = describeQuota(emulator, aws);
     if (quotaLine !== undefined) log.info(quotaLine);
     await stopped;
     if (opts.writeEnv !== undefined) removeEnvFile(opts.writeEnv, exports);
   } finally {
+    await forwarder.close();
     await eventhub.close();
     await aws.close();
     await emulator.close();
@@ -200,8 +232,9 @@ async function parseQuotas(text: string): Promise<{ hub?: QuotaSpec; aws?: AwsQu
   return { ...(hub.length > 0 ? { hub: parseQuotaOption(hub.join(',')) } : {}), ...(aws.length > 0 ? { aws: parseAwsQuotaOption(aws.join(',')) } : {}) };
 }
 
-async function seedModels(emulator: IotHubEmulator, aws: AwsEmulator, url: string | undefined, log: Logger): Promise<void> {
+async function seedModels(emulator: IotHubEmulator, aws: AwsEmulator, forwarder: ForwarderEmulator, url: string | undefined, log: Logger): Promise<void> {
   const { seedModelsOf } = await import('../emulators/aws/index.js');
+  const { seedCustomers } = await import('../emulators/forwarder/index.js');
   const target = resolveDb(url, process.env);
   const db = openKnex(target);
   try {
@@ -218,6 +251,9 @@ async function seedModels(emulator: IotHubEmulator, aws: AwsEmulator, url: strin
     }));
     const e = await upsertEdgeDeviceModels(db, [...edgeModels, ...awsModels.edgeDeviceModels]);
     log.info(`seeded ${n} device models and ${e} edge device models into ${target.display}`);
+    // The customer database of navixy-customers: only when the fleet has customers (the table is replaced).
+    const customers = forwarder.fixture().customers;
+    if (customers.length > 0) log.info(`seeded ${await seedCustomers(db, customers)} customers into ${target.display}`);
   } catch (error) {
     // The cause keeps the driver's code, so the exit code says what went wrong (78, 69, ...).
     throw new Error(`cannot seed models into ${target.display}: ${describeDbError(target, error)}`, { cause: error });

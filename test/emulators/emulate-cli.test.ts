@@ -12,6 +12,9 @@ import { openKnex, parseDbUrl } from '../../src/store/db.js';
 import { awsClients } from '../support/aws.js';
 import { earliestEventPosition } from '@azure/event-hubs';
 import { consumer, receive } from '../support/eventhub.js';
+import { forwarderApi } from '../support/forwarder.js';
+import { DEFAULT_FORWARDER_TOKEN, generateForwarder } from '../../src/emulators/forwarder/index.js';
+import { utimesSync, writeFileSync } from 'node:fs';
 
 describe('emulate --quota --time-scale', () => {
   let child: ChildProcess | undefined;
@@ -111,6 +114,8 @@ describe('emulate --quota --time-scale', () => {
         'AWS_ENDPOINT_URL_IOT_DATA_PLANE',
         'AWS_ENDPOINT_URL_GREENGRASSV2',
         'EVENTHUB_CONNECTION_STRING',
+        'NAVIXY_FORWARDER_URL',
+        'NAVIXY_FORWARDER_TOKEN',
       ]);
       const url = env['AWS_ENDPOINT_URL_IOT']!;
       expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
@@ -194,6 +199,122 @@ describe('emulate --quota --time-scale', () => {
     expect(r.stdout).toBe('');
   });
 
+  it('serves generated Navixy customers\' connections on the forwarding service and seeds the customers beside the models', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'portal-sync-emulate-forwarder-'));
+    try {
+      const db = `sqlite:${join(dir, 'portal.db')}`;
+      child = spawnCli(['emulate', '--generate', 'devices=2,customers=3000,drift=4', '--forwarder-port', '0', '--seed-models', db], {});
+      let out = '';
+      let err = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+      done = collect(child);
+      await waitFor(() => out.includes('NAVIXY_FORWARDER_TOKEN') && err.includes('Navixy forwarding service emulator'), 'the emulator to print its environment');
+      const env = Object.fromEntries([...out.matchAll(/^export (\w+)='([^']*)'$/gm)].map((m) => [m[1]!, m[2]!]));
+      expect(Object.keys(env).slice(-2)).toEqual(['NAVIXY_FORWARDER_URL', 'NAVIXY_FORWARDER_TOKEN']);
+      const url = env['NAVIXY_FORWARDER_URL']!;
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect([env['IOTHUB_ENDPOINT'], env['AWS_ENDPOINT_URL_IOT']]).not.toContain(url);
+      expect(env['NAVIXY_FORWARDER_TOKEN']).toBe(DEFAULT_FORWARDER_TOKEN);
+      expect(err).toContain(`Navixy forwarding service emulator listening on ${url} (stats: ${url}/__emulator/stats)`);
+      expect(err).toMatch(/seeded \d+ device models and \d+ edge device models into /);
+      expect(err).toContain(`seeded 3000 customers into sqlite:${join(dir, 'portal.db')}`);
+
+      // What the CLI serves is what the generator gives in process (the bench computes its expectations so).
+      const expected = generateForwarder({ customers: 3000, drift: 4 });
+      const api = forwarderApi(env);
+      const { connections, pages } = await api.listAll(1000);
+      expect(pages).toBe(Math.ceil(expected.section.connections.length / 1000));
+      expect(connections.map((c) => [c.id, c.customerRef, c.status])).toEqual(expected.section.connections.map((c) => [c.id, c.customerRef, c.status]));
+      const awkward = 'cust 000997#eu/north';
+      expect((await api.read(awkward)).status).toBe(200);
+      expect((await api.stats()).requests).toEqual({ list: pages, read: 1, establish: 0, close: 0 });
+
+      const knex = openKnex(parseDbUrl(db));
+      try {
+        expect(Number((await knex('customers').count({ n: '*' }))[0]!['n'])).toBe(3000);
+        const row = await knex('customers').where('reference', awkward).first();
+        const c = expected.section.customers[996]!;
+        expect(row).toEqual({ reference: awkward, name: c.name, provider: c.provider, state: c.state, navixy_hash: c.hash, gateway_count: c.gatewayCount });
+      } finally {
+        await knex.destroy();
+      }
+    } finally {
+      child?.kill('SIGTERM');
+      await done;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('serves a fleet file\'s forwarder section (its token, connections, faults), seeds its customers, and re-reads it on change', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'portal-sync-emulate-forwarder-file-'));
+    try {
+      const fixture = join(dir, 'fleet.json');
+      const db = `sqlite:${join(dir, 'portal.db')}`;
+      const write = (forwarder: Record<string, unknown>, mtime: number) => {
+        writeFileSync(fixture, JSON.stringify({ forwarder }));
+        utimesSync(fixture, mtime, mtime);
+      };
+      write(
+        {
+          token: 'file-token',
+          connections: [{ customerRef: 'a/b#c d%e', hash: 'h1' }],
+          customers: [
+            { reference: 'a/b#c d%e', provider: 'navixy', state: 'active', hash: 'h1', gatewayCount: 1 },
+            { reference: 'other', provider: ' NAVIXY ', state: null },
+          ],
+          faults: [{ operation: 'establish', kind: 'error', customerRef: 'X' }],
+        },
+        1_700_000_000,
+      );
+      child = spawnCli(['emulate', '--fixture', fixture, '--seed-models', db], {});
+      let out = '';
+      let err = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+      done = collect(child);
+      await waitFor(() => out.includes('NAVIXY_FORWARDER_TOKEN') && err.includes('Navixy forwarding service emulator'), 'the emulator to print its environment');
+      const env = Object.fromEntries([...out.matchAll(/^export (\w+)='([^']*)'$/gm)].map((m) => [m[1]!, m[2]!]));
+      expect(env['NAVIXY_FORWARDER_TOKEN']).toBe('file-token');
+      expect(err).toContain('seeded 2 customers into');
+      const api = forwarderApi(env);
+      expect((await api.read('a/b#c d%e')).body.connections).toHaveLength(1);
+      expect((await api.establish('X', 'h')).status).toBe(500);
+      expect((await api.establish('Y', 'h')).status).toBe(201);
+      const knex = openKnex(parseDbUrl(db));
+      try {
+        expect(await knex('customers').orderBy('reference').select('reference', 'provider', 'state', 'navixy_hash', 'gateway_count')).toEqual([
+          { reference: 'a/b#c d%e', provider: 'navixy', state: 'active', navixy_hash: 'h1', gateway_count: 1 },
+          { reference: 'other', provider: ' NAVIXY ', state: null, navixy_hash: null, gateway_count: null },
+        ]);
+      } finally {
+        await knex.destroy();
+      }
+      // A changed file is the truth again: Y's establish is gone, the new token takes effect.
+      write({ token: 'new-token', connections: [{ customerRef: 'z', hash: 'h' }] }, 1_700_000_100);
+      expect((await api.list()).status).toBe(401);
+      const renewed = forwarderApi({ ...env, NAVIXY_FORWARDER_TOKEN: 'new-token' });
+      expect((await renewed.listAll()).connections.map((c) => c.customerRef)).toEqual(['z']);
+    } finally {
+      child?.kill('SIGTERM');
+      await done;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a bad customers/drift spec or --forwarder-port with exit 64 before listening', async () => {
+    const drift = await runCli(['emulate', '--generate', 'customers=10,drift=101'], {});
+    expect(drift.code).toBe(64);
+    expect(drift.stderr).toContain('--generate: generate spec: drift must be a percentage from 0 to 100');
+    expect(drift.stdout).toBe('');
+    const alone = await runCli(['emulate', '--generate', 'devices=1,drift=2'], {});
+    expect(alone.code).toBe(64);
+    expect(alone.stderr).toContain('drift needs customers=N');
+    const port = await runCli(['emulate', '--generate', 'customers=1', '--forwarder-port', '70000'], {});
+    expect(port.code).toBe(64);
+    expect(port.stderr).toContain('--forwarder-port must be a port number');
+  });
+
   it('documents both in --help', async () => {
     const help = await runCli(['emulate', '--help'], {});
     expect(help.code).toBe(0);
@@ -201,6 +322,8 @@ describe('emulate --quota --time-scale', () => {
     expect(help.stdout).toMatch(/--time-scale <n>\s+run the quota windows n times faster/);
     expect(help.stdout).toMatch(/--aws-port <port>\s+AWS emulator port/);
     expect(help.stdout).toMatch(/--eventhub-port <port>\s+Event Hubs emulator AMQP port/);
+    expect(help.stdout).toMatch(/--forwarder-port <port>\s+Navixy forwarding service emulator port/);
+    expect(help.stdout).toContain('customers=50000,drift=1');
     expect(help.stdout).toContain('events=200000,partitions=4');
     expect(help.stdout).toContain('things=50000,thingTypes=20,edge=5000');
   });
