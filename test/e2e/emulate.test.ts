@@ -70,7 +70,9 @@ describe('emulate --write-env and --log-format', () => {
           `export AWS_REGION='eu-west-1'\nexport AWS_ACCESS_KEY_ID='AKIAEMULATOR00000000'\nexport AWS_SECRET_ACCESS_KEY='[^']+'\n` +
           `export AWS_ENDPOINT_URL_IOT='(http://127\\.0\\.0\\.1:\\d+)'\nexport AWS_ENDPOINT_URL_IOT_DATA_PLANE='\\1'\nexport AWS_ENDPOINT_URL_GREENGRASSV2='\\1'\n` +
           // And the Event Hubs emulator's (an empty hub with the defaults: no eventhub section either).
-          `export EVENTHUB_CONNECTION_STRING='Endpoint=sb://127\\.0\\.0\\.1:\\d+;SharedAccessKeyName=service;SharedAccessKey=[^';]+;EntityPath=portal-hub;UseDevelopmentEmulator=true'\n$`,
+          `export EVENTHUB_CONNECTION_STRING='Endpoint=sb://127\\.0\\.0\\.1:\\d+;SharedAccessKeyName=service;SharedAccessKey=[^';]+;EntityPath=portal-hub;UseDevelopmentEmulator=true'\n` +
+          // And the Navixy forwarding service's (an empty service with the default token: no forwarder section).
+          `export NAVIXY_FORWARDER_URL='http://127\\.0\\.0\\.1:\\d+'\nexport NAVIXY_FORWARDER_TOKEN='navixy-forwarder-emulator-token-0000'\n$`,
       ),
     );
 
@@ -129,6 +131,7 @@ describe('emulate --write-env and --log-format', () => {
       expect.stringMatching(/^IoT Hub emulator listening on http:\/\/127\.0\.0\.1:\d+/),
       expect.stringMatching(/^AWS emulator \(IoT, IoT data plane, Greengrass V2\) listening on http:\/\/127\.0\.0\.1:\d+/),
       expect.stringMatching(/^Event Hubs emulator \(hub portal-hub, 4 partitions\) listening on amqp:\/\/127\.0\.0\.1:\d+/),
+      expect.stringMatching(/^Navixy forwarding service emulator listening on http:\/\/127\.0\.0\.1:\d+/),
     ]);
 
     const failed = await runCli(['emulate', '--fixture', join(dir, 'missing.json'), '--log-format', 'json'], {});
