@@ -22,6 +22,7 @@ import { registerEmulate } from './commands/emulate.js';
 import { registerHistory } from './commands/history.js';
 import { registerMetrics } from './commands/metrics.js';
 import { registerTelemetry } from './commands/telemetry.js';
+import { registerNavixyCustomers } from './commands/navixy-customers.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerPrune } from './commands/prune.js';
 import { EXIT } from './run/exit.js';
@@ -187,6 +188,7 @@ export function buildProgram(setExitCode: (code: number) => void, logFormat: Log
     );
 
   registerTelemetry(program, run);
+  registerNavixyCustomers(program, run);
   registerMetrics(program, run);
   registerMigrate(program, run);
   registerHistory(program, run);

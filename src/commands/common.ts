@@ -28,6 +28,19 @@ export function withPassOptions(command: Command): Command {
     .option('--keep-events <duration>', 'prune run-log events older than this after each pass, or "forever" (env PORTAL_SYNC_KEEP_EVENTS)', '30d');
 }
 
+/**
+ * A pass whose configuration was refused still reports: a scheduler reading --json gets one document
+ * saying why nothing ran, and the run is recorded and its metrics pushed where possible.
+ */
+export async function reportConfigFailure(name: string, opts: CommonOptions, error: unknown, startedAt: Date): Promise<void> {
+  if (opts.json && (error instanceof ConfigError || error instanceof UsageError)) {
+    const doc = { schemaVersion: JSON_SCHEMA_VERSION, command: name, status: 'failed', dryRun: opts.dryRun === true, exitCode: exitCodeOf(error), error: error.message };
+    writeStdout(JSON.stringify(doc, null, 2) + '\n');
+  }
+  const log = createLogger({ format: opts.logFormat === 'json' ? 'json' : 'text', command: name });
+  await reportUnrunPass(name, opts, process.env, error, startedAt, log);
+}
+
 /** Runs one pass of `inventory` and prints, pushes and returns the exit code. */
 export async function runPassCommand(
   name: string,
@@ -41,13 +54,7 @@ export async function runPassCommand(
     config = resolvePassConfig(name, opts, process.env, process.stdout.isTTY === true);
     inventory = makeInventory();
   } catch (error) {
-    // A scheduler reading --json still gets one document, saying why nothing ran.
-    if (opts.json && (error instanceof ConfigError || error instanceof UsageError)) {
-      const doc = { schemaVersion: JSON_SCHEMA_VERSION, command: name, status: 'failed', dryRun: opts.dryRun === true, exitCode: exitCodeOf(error), error: error.message };
-      writeStdout(JSON.stringify(doc, null, 2) + '\n');
-    }
-    const log = createLogger({ format: opts.logFormat === 'json' ? 'json' : 'text', command: name });
-    await reportUnrunPass(name, opts, process.env, error, startedAt, log);
+    await reportConfigFailure(name, opts, error, startedAt);
     throw error;
   }
   const log = createLogger({ format: config.logFormat, command: name });

@@ -23,6 +23,15 @@ export interface RunMetrics {
   apiCalls: Record<string, number>;
   /** Throttled requests and seconds spent waiting on the provider's quota; absent for a run that made no call. */
   quota?: { throttled: number; waitSeconds: number };
+  /** The command's own gauges, pushed in the same group (navixy-customers: its counts and validation). */
+  gauges?: readonly CommandGauge[];
+}
+
+export interface CommandGauge {
+  readonly name: string;
+  readonly help: string;
+  /** One value, or one per label set (all with the same label names). */
+  readonly values: ReadonlyArray<{ readonly labels?: Readonly<Record<string, string>>; readonly value: number }>;
 }
 
 /** Numeric run status: the same numbers as the exit codes where one exists. */
@@ -111,6 +120,15 @@ export async function renderRunMetrics(m: RunMetrics): Promise<string> {
     help: 'Outcome of the last portal-sync pass of this command: 0 ok, 1 failed, 3 partial (applied, some records failed), 4 refused (mass-delete guard), 5 interrupted.',
     registers,
   }).set(RUN_STATUS_CODE[m.status]);
+
+  for (const gauge of m.gauges ?? []) {
+    const labelNames = Object.keys(gauge.values[0]?.labels ?? {});
+    const g = new Gauge({ name: gauge.name, help: gauge.help, labelNames, registers });
+    for (const { labels, value } of gauge.values) {
+      if (labels) g.set(labels, value);
+      else g.set(value);
+    }
+  }
 
   return registry.metrics();
 }

@@ -29,6 +29,9 @@ export const EVENT_TYPES = [
   'interrupted',
   'action',
   'withheld',
+  'discrepancy',
+  'override',
+  'validation',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
