@@ -73,6 +73,7 @@ export function navixyJson(result: NavixyResult) {
         }
       : null,
     apiCalls: result.apiCalls,
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
     error: result.error,
   };
 }
