@@ -8,6 +8,7 @@ import { JSON_SCHEMA_VERSION, renderTable, runRecordLine, writeJson } from '../r
 import { handleInterrupts } from '../run/interrupt.js';
 import { runPass, type PassResult } from '../run/pass.js';
 import { writeStdout } from '../run/stdout.js';
+import { pushRunMetricsOrWarn } from '../run/push-run-metrics.js';
 
 /** Adds the options every pass command shares (DESIGN.md, command-line contract). */
 export function withPassOptions(command: Command): Command {
@@ -95,14 +96,12 @@ function terminalWidth(): number | null {
   return Number.isInteger(columns) && columns > 20 ? columns : null;
 }
 
-async function pushMetrics(url: string, result: PassResult, log: Logger): Promise<void> {
-  const status = result.status === 'locked' ? 'failed' : result.status;
-  try {
-    // prom-client is loaded only when metrics are pushed.
-    const { pushRunMetrics } = await import('../run/metrics.js');
-    await pushRunMetrics(url, {
+function pushMetrics(url: string, result: PassResult, log: Logger): Promise<void> {
+  return pushRunMetricsOrWarn(
+    url,
+    {
       command: result.command,
-      status,
+      status: result.status === 'locked' ? 'failed' : result.status,
       startedAt: result.startedAt,
       finishedAt: result.finishedAt,
       changes: result.applied
@@ -111,8 +110,7 @@ async function pushMetrics(url: string, result: PassResult, log: Logger): Promis
       records: { unchanged: result.summary.unchanged, skipped: result.summary.skipped, failed: result.summary.failed },
       apiCalls: result.apiCalls,
       quota: { throttled: result.quota.throttled, waitSeconds: result.quota.waitMs / 1000 },
-    });
-  } catch (error) {
-    log.warn(`metrics not pushed: ${error instanceof Error ? error.message : String(error)}`);
-  }
+    },
+    log,
+  );
 }

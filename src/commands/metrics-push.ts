@@ -14,6 +14,7 @@ import type { FleetProvider } from '../store/fleet-counts.js';
 import { printFleetResult, type FleetFormat } from './fleet-output.js';
 import { fleetSourceOf, type FleetSource } from './fleet-sources.js';
 import { reportUnrunPass } from './report-unrun.js';
+import { pushRunMetricsOrWarn } from '../run/push-run-metrics.js';
 
 export type MetricsSource = 'provider' | 'db';
 
@@ -228,12 +229,12 @@ function withheldEvent(w: Withheld): RunEvent {
 }
 
 /** The run's own `portal_sync_*` metrics, to their usual group: a warning when they cannot go. */
-async function pushOwnRunMetrics(url: string, result: MetricsPushResult, log: Logger): Promise<void> {
-  const { pushRunMetrics } = await import('../run/metrics.js');
+function pushOwnRunMetrics(url: string, result: MetricsPushResult, log: Logger): Promise<void> {
   const failed = result.readings.withheld.filter((w) => w.kind === 'failed').reduce((n, w) => n + w.gauges.length, 0);
   const skipped = result.readings.withheld.filter((w) => w.kind === 'unavailable').reduce((n, w) => n + w.gauges.length, 0);
-  try {
-    await pushRunMetrics(url, {
+  return pushRunMetricsOrWarn(
+    url,
+    {
       command: result.command,
       status: result.status === 'locked' ? 'failed' : result.status,
       startedAt: result.startedAt,
@@ -242,8 +243,8 @@ async function pushOwnRunMetrics(url: string, result: MetricsPushResult, log: Lo
       records: { unchanged: Object.keys(result.readings.values).length, skipped, failed },
       apiCalls: result.apiCalls,
       quota: { throttled: result.quota.throttled, waitSeconds: result.quota.waitMs / 1000 },
-    });
-  } catch (error) {
-    log.warn(`run metrics not pushed: ${error instanceof Error ? error.message : String(error)}`);
-  }
+    },
+    log,
+    'run metrics',
+  );
 }

@@ -6,14 +6,13 @@
  * validation checks the connections as they now are.
  */
 import type { ForwarderClient } from '../providers/forwarder/client.js';
+import type { ActionOutcome } from '../run/remote-actions.js';
 import { isActive, type Connection, type CustomerVerdict, type NavixyLine } from '../reconcile/navixy.js';
 
 export type ActionLine = Extract<NavixyLine, { kind: 'establish' | 'close' }>;
 
-export type NavixyOutcome =
-  | { readonly status: 'done'; readonly message: string }
-  | { readonly status: 'failed'; readonly error: string }
-  | { readonly status: 'skipped'; readonly reason: string };
+/** What became of one action: the pass's remote actions' outcomes (run/remote-actions.ts). */
+export type NavixyOutcome = ActionOutcome;
 
 export interface NavixyActionResult {
   readonly line: ActionLine;

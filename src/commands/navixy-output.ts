@@ -11,6 +11,7 @@ import type { Logger } from '../run/log.js';
 import type { CommandGauge } from '../run/metrics.js';
 import { COMPACT, runJsonHead, runLineHead } from '../run/output.js';
 import { writeStdout } from '../run/stdout.js';
+import { pushRunMetricsOrWarn } from '../run/push-run-metrics.js';
 import type { NavixyActionResult, NavixyOutcome } from './navixy-act.js';
 import type { NavixyResult } from './navixy-run.js';
 
@@ -152,11 +153,11 @@ export function navixyGauges(result: NavixyResult): CommandGauge[] {
   ];
 }
 
-export async function pushNavixyMetrics(url: string, result: NavixyResult, log: Logger): Promise<void> {
-  const { pushRunMetrics } = await import('../run/metrics.js');
+export function pushNavixyMetrics(url: string, result: NavixyResult, log: Logger): Promise<void> {
   const count = (kind: 'establish' | 'close', status: NavixyOutcome['status']) => result.actions.filter((a) => a.line.kind === kind && a.outcome.status === status).length;
-  try {
-    await pushRunMetrics(url, {
+  return pushRunMetricsOrWarn(
+    url,
+    {
       command: result.command,
       status: result.status === 'locked' ? 'failed' : result.status,
       startedAt: result.startedAt,
@@ -165,8 +166,7 @@ export async function pushNavixyMetrics(url: string, result: NavixyResult, log: 
       records: { unchanged: result.plan?.counts.inStep ?? 0, skipped: result.plan?.counts.skipped ?? 0, failed: result.actions.filter((a) => a.outcome.status === 'failed').length },
       apiCalls: result.apiCalls,
       gauges: navixyGauges(result),
-    });
-  } catch (error) {
-    log.warn(`metrics not pushed: ${error instanceof Error ? error.message : String(error)}`);
-  }
+    },
+    log,
+  );
 }

@@ -8,6 +8,7 @@ import { EXIT } from '../run/exit.js';
 import { exitCodeOf } from '../run/exit-code.js';
 import { checkInterrupted, handleInterrupts } from '../run/interrupt.js';
 import { runJob } from '../run/job.js';
+import { pushRunMetricsOrWarn } from '../run/push-run-metrics.js';
 import { createLogger, type Logger } from '../run/log.js';
 import type { RunLineFacts } from '../run/output.js';
 import { createProgress } from '../run/progress.js';
@@ -319,11 +320,11 @@ function readOnlyStore(store: PortalCheckpointStore): PortalCheckpointStore {
 }
 
 /** The run's own `portal_sync_*` metrics: a warning when they cannot go. */
-async function pushOwnRunMetrics(url: string, result: TelemetryResult, log: Logger): Promise<void> {
-  const { pushRunMetrics } = await import('../run/metrics.js');
+function pushOwnRunMetrics(url: string, result: TelemetryResult, log: Logger): Promise<void> {
   const sum = (f: (p: PartitionTally) => number) => result.partitions.reduce((n, p) => n + f(p), 0);
-  try {
-    await pushRunMetrics(url, {
+  return pushRunMetricsOrWarn(
+    url,
+    {
       command: result.command,
       status: result.status === 'locked' ? 'failed' : result.status,
       startedAt: result.startedAt,
@@ -331,8 +332,8 @@ async function pushOwnRunMetrics(url: string, result: TelemetryResult, log: Logg
       changes: { create: sum((p) => p.stored), update: 0, delete: sum((p) => p.pruned) },
       records: { unchanged: sum((p) => p.alreadyStored), skipped: sum((p) => p.skipped), failed: result.partitions.filter((p) => p.end === 'failed').length },
       apiCalls: { management: result.managementCalls },
-    });
-  } catch (error) {
-    log.warn(`run metrics not pushed: ${error instanceof Error ? error.message : String(error)}`);
-  }
+    },
+    log,
+    'run metrics',
+  );
 }

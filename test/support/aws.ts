@@ -2,9 +2,7 @@
  * An emulated AWS (IoT, IoT data plane, Greengrass V2) over a fixture file that a test rewrites
  * between passes, and the SDK clients pointed at it.
  */
-import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { fixtureFile } from './fixture-file.js';
 import { GreengrassV2Client } from '@aws-sdk/client-greengrassv2';
 import { IoTClient } from '@aws-sdk/client-iot';
 import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
@@ -23,15 +21,8 @@ export interface TestAws {
 
 /** `fixture`: the `aws` section, or a whole fleet file holding one. */
 export async function startTestAws(fixture: AwsFixtureInput, options: Omit<AwsEmulatorOptions, 'fixture' | 'fixturePath'> = {}): Promise<TestAws> {
-  const dir = mkdtempSync(join(tmpdir(), 'portal-sync-aws-'));
-  const fixturePath = join(dir, 'fleet.json');
-  let mtime = Math.floor(Date.now() / 1000);
-  const write = (f: AwsFixtureInput) => {
-    writeFileSync(fixturePath, JSON.stringify('aws' in f ? f : { aws: f }, null, 2));
-    // A distinct mtime on every write, so the emulator sees the change even within one clock tick.
-    mtime += 2;
-    utimesSync(fixturePath, mtime, mtime);
-  };
+  const file = fixtureFile<AwsFixtureInput>('aws', 'aws');
+  const { dir, path: fixturePath, write } = file;
   write(fixture);
   const emulator = await startAwsEmulator({ ...options, fixturePath });
   return {
@@ -42,7 +33,7 @@ export async function startTestAws(fixture: AwsFixtureInput, options: Omit<AwsEm
     write,
     async close() {
       await emulator.close();
-      rmSync(dir, { recursive: true, force: true });
+      file.remove();
     },
   };
 }

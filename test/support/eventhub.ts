@@ -2,9 +2,7 @@
  * An emulated Event Hubs endpoint over a fixture file that a test rewrites between runs, and the
  * real SDK's consumer pointed at it.
  */
-import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { fixtureFile } from './fixture-file.js';
 import { EventHubConsumerClient, type EventPosition, type PartitionContext, type ReceivedEventData, type SubscribeOptions, type SubscriptionEventHandlers } from '@azure/event-hubs';
 import { startEventHubEmulator, type EventHubEmulator, type EventHubEmulatorOptions, type EventHubFixtureInput } from '../../src/emulators/eventhub/index.js';
 import { waitFor } from './cli.js';
@@ -23,15 +21,8 @@ export async function startTestEventHub(
   section: EventHubFixtureInput | { eventhub: EventHubFixtureInput },
   options: Omit<EventHubEmulatorOptions, 'fixture' | 'fixturePath'> = {},
 ): Promise<TestEventHub> {
-  const dir = mkdtempSync(join(tmpdir(), 'portal-sync-eventhub-'));
-  const fixturePath = join(dir, 'fleet.json');
-  let mtime = Math.floor(Date.now() / 1000);
-  const write = (s: EventHubFixtureInput | { eventhub: EventHubFixtureInput }) => {
-    writeFileSync(fixturePath, JSON.stringify('eventhub' in s ? s : { eventhub: s }, null, 2));
-    // A distinct mtime on every write, so the emulator sees the change even within one clock tick.
-    mtime += 2;
-    utimesSync(fixturePath, mtime, mtime);
-  };
+  const file = fixtureFile<EventHubFixtureInput | { eventhub: EventHubFixtureInput }>('eventhub', 'eventhub');
+  const { dir, path: fixturePath, write } = file;
   write(section);
   const emulator = await startEventHubEmulator({ ...options, fixturePath });
   return {
@@ -41,7 +32,7 @@ export async function startTestEventHub(
     write,
     async close() {
       await emulator.close();
-      rmSync(dir, { recursive: true, force: true });
+      file.remove();
     },
   };
 }

@@ -3,9 +3,7 @@
  * a plain `fetch` client of its API (the contract `navixy-customers` is written against), which
  * keeps every answer's status, headers and raw text so a test can grep them.
  */
-import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { fixtureFile } from './fixture-file.js';
 import { startForwarderEmulator, type ForwarderEmulator, type ForwarderEmulatorOptions, type ForwarderFixtureInput } from '../../src/emulators/forwarder/index.js';
 
 export interface TestForwarder {
@@ -21,15 +19,8 @@ export interface TestForwarder {
 
 /** `fixture`: the `forwarder` section, or a whole fleet file holding one. */
 export async function startTestForwarder(fixture: ForwarderFixtureInput, options: Omit<ForwarderEmulatorOptions, 'fixture' | 'fixturePath'> = {}): Promise<TestForwarder> {
-  const dir = mkdtempSync(join(tmpdir(), 'portal-sync-forwarder-'));
-  const fixturePath = join(dir, 'fleet.json');
-  let mtime = Math.floor(Date.now() / 1000);
-  const write = (f: ForwarderFixtureInput) => {
-    writeFileSync(fixturePath, JSON.stringify('forwarder' in f ? f : { forwarder: f }, null, 2));
-    // A distinct mtime on every write, so the emulator sees the change even within one clock tick.
-    mtime += 2;
-    utimesSync(fixturePath, mtime, mtime);
-  };
+  const file = fixtureFile<ForwarderFixtureInput>('forwarder', 'forwarder');
+  const { dir, path: fixturePath, write } = file;
   write(fixture);
   const emulator = await startForwarderEmulator({ ...options, fixturePath });
   return {
@@ -40,7 +31,7 @@ export async function startTestForwarder(fixture: ForwarderFixtureInput, options
     write,
     async close() {
       await emulator.close();
-      rmSync(dir, { recursive: true, force: true });
+      file.remove();
     },
   };
 }

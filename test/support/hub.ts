@@ -1,7 +1,5 @@
 /** An emulated IoT Hub over a fixture file that a test rewrites between passes. */
-import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { fixtureFile } from './fixture-file.js';
 import { startIotHubEmulator, type FixtureInput, type IotHubEmulator } from '../../src/emulators/iothub/index.js';
 
 export interface TestHub {
@@ -14,15 +12,8 @@ export interface TestHub {
 }
 
 export async function startTestHub(fixture: FixtureInput): Promise<TestHub> {
-  const dir = mkdtempSync(join(tmpdir(), 'portal-sync-hub-'));
-  const fixturePath = join(dir, 'fleet.json');
-  let mtime = Math.floor(Date.now() / 1000);
-  const write = (f: FixtureInput) => {
-    writeFileSync(fixturePath, JSON.stringify(f, null, 2));
-    // A distinct mtime on every write, so the emulator sees the change even within one clock tick.
-    mtime += 2;
-    utimesSync(fixturePath, mtime, mtime);
-  };
+  const file = fixtureFile<FixtureInput>('hub');
+  const { dir, path: fixturePath, write } = file;
   write(fixture);
   const emulator = await startIotHubEmulator({ fixturePath });
   return {
@@ -33,7 +24,7 @@ export async function startTestHub(fixture: FixtureInput): Promise<TestHub> {
     write,
     async close() {
       await emulator.close();
-      rmSync(dir, { recursive: true, force: true });
+      file.remove();
     },
   };
 }

@@ -14,6 +14,7 @@ import { GenerateSpecError } from '../aws/generate.js';
 import type { EventHubEventInput, EventHubFixtureInput, EventList } from './fixture.js';
 import { DEFAULT_PARTITIONS } from './fixture.js';
 import { prng } from '../prng.js';
+import { takeSpecKeys } from '../generate-spec.js';
 
 export interface EventHubGenerateSpec {
   events: number;
@@ -29,14 +30,8 @@ const GPS_EPOCH_MS = Date.UTC(1980, 0, 6) - 18_000;
 
 /** Takes `events=` and `partitions=` out of a `--generate` spec; `eventhub` is undefined when neither is there. */
 export function splitEventHubSpec(text: string): { rest: string; eventhub: string | undefined } {
-  const rest: string[] = [];
-  const mine: string[] = [];
-  for (const part of text.split(',')) {
-    const key = part.split('=')[0]!.trim();
-    if ((EVENTHUB_GENERATE_KEYS as readonly string[]).includes(key)) mine.push(part.trim());
-    else rest.push(part);
-  }
-  return { rest: rest.join(','), eventhub: mine.length > 0 ? mine.join(',') : undefined };
+  const { rest, mine } = takeSpecKeys(text, EVENTHUB_GENERATE_KEYS);
+  return { rest, eventhub: mine };
 }
 
 export function parseEventHubGenerateSpec(text: string): EventHubGenerateSpec {

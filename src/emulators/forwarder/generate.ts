@@ -31,6 +31,7 @@ import { columns, insertRows } from '../../store/sql.js';
 import { GenerateSpecError } from '../aws/generate.js';
 import { prng } from '../prng.js';
 import { connectionId, type ConnectionStatus, type ForwarderCustomer } from './fixture.js';
+import { takeSpecKeys } from '../generate-spec.js';
 
 export interface ForwarderGenerateSpec {
   customers: number;
@@ -51,14 +52,8 @@ const DRIFT_SEED = 0x64726674;
 
 /** Takes `customers=` and `drift=` out of a `--generate` spec; `forwarder` is undefined when neither is there. */
 export function splitForwarderSpec(text: string): { rest: string; forwarder: string | undefined } {
-  const rest: string[] = [];
-  const mine: string[] = [];
-  for (const part of text.split(',')) {
-    const key = part.split('=')[0]!.trim();
-    if ((FORWARDER_GENERATE_KEYS as readonly string[]).includes(key)) mine.push(part.trim());
-    else rest.push(part);
-  }
-  return { rest: rest.join(','), forwarder: mine.length > 0 ? mine.join(',') : undefined };
+  const { rest, mine } = takeSpecKeys(text, FORWARDER_GENERATE_KEYS);
+  return { rest, forwarder: mine };
 }
 
 /** `customers=50000,drift=1` (these keys only; see splitForwarderSpec). */
