@@ -121,7 +121,9 @@ export class ForwarderClient {
       if ((error as { name?: string } | null)?.name === 'TimeoutError' || timeout.signal.aborted) {
         throw new RetryableError('timeout', `${subject} timed out after ${this.config.requestTimeoutMs} ms`, undefined, null);
       }
-      throw new RetryableError('unreachable', `${subject}: the service at ${this.config.url} is unreachable (${code ?? (error as Error).message})`, undefined, null);
+      // fetch says only "fetch failed"; why is in its cause (a code, or e.g. "bad port" for the ports fetch refuses).
+      const why = code ?? (error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message;
+      throw new RetryableError('unreachable', `${subject}: the service at ${this.config.url} is unreachable (${why})`, undefined, null);
     } finally {
       timeout.clear();
     }
