@@ -169,4 +169,22 @@ module.exports = {
     mode: string(16),
     reason: text,
   },
+  // `jasper`: the Cisco Control Center service providers it reads (their API keys are in the
+  // environment, never here), and their SIMs, staged then promoted.
+  jasper_service_providers: {
+    id: string(64),
+    name: text,
+    api_base_url: text,
+    username: text,
+    billing_end_day: integer,
+    billing_end_hour: integer,
+    enabled: boolean,
+  },
+  jasper_devices: {
+    provider_id: string(64),
+    iccid: string(32),
+    status: string(64),
+    rate_plan: text,
+    communication_plan: text,
+  },
 };
