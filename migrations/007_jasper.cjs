@@ -42,8 +42,10 @@ exports.up = async function up(knex) {
     t.string('provider_id', P.id.length).notNullable().primary().references('id').inTable('jasper_service_providers').onDelete('CASCADE');
     // The start of the last complete pass: the next incremental pass asks for changes since (a little before) it.
     t.timestamp('modified_since', { useTz: true });
-    // A listing cut short by --max-pages: the modifiedSince it was asked with and the next page to read.
+    // A listing not read to its end yet (--max-pages, a failed page): the modifiedSince it asks with,
+    // when it began (the next cursor, once it is promoted) and the next page to read.
     t.timestamp('resume_modified_since', { useTz: true });
+    t.timestamp('resume_started_at', { useTz: true });
     t.integer('resume_page');
     t.timestamp('updated_at', { useTz: true }).notNullable();
   });

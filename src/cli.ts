@@ -23,6 +23,7 @@ import { registerHistory } from './commands/history.js';
 import { registerMetrics } from './commands/metrics.js';
 import { registerTelemetry } from './commands/telemetry.js';
 import { registerNavixyCustomers } from './commands/navixy-customers.js';
+import { registerJasper } from './commands/jasper.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerPrune } from './commands/prune.js';
 import { EXIT } from './run/exit.js';
@@ -189,6 +190,7 @@ export function buildProgram(setExitCode: (code: number) => void, logFormat: Log
 
   registerTelemetry(program, run);
   registerNavixyCustomers(program, run);
+  registerJasper(program, run);
   registerMetrics(program, run);
   registerMigrate(program, run);
   registerHistory(program, run);

@@ -41,6 +41,8 @@ export interface CommonOptions {
 
 export interface PassConfig {
   readonly command: string;
+  /** What the run's lock is named after, when not the command (`jasper`: one lock per service provider). */
+  readonly lockName?: string;
   readonly db: DbTarget;
   readonly dryRun: boolean;
   readonly json: boolean;

@@ -55,7 +55,7 @@ export async function runJob<R>(
 ): Promise<R> {
   let lock: HeldLock;
   try {
-    lock = await acquirePassLock({ command: config.command, db: config.db, kind: config.lock, lockDir: config.lockDir, staleMs: config.lockStaleMs });
+    lock = await acquirePassLock({ command: config.lockName ?? config.command, db: config.db, kind: config.lock, lockDir: config.lockDir, staleMs: config.lockStaleMs });
   } catch (error) {
     if (error instanceof LockHeldError) return ended({ status: 'locked', exitCode: EXIT.locked, error: error.message, runId: null });
     const message = `cannot take the lock of ${config.command} on ${config.db.display}: ${describeDbError(config.db, error)}`;
