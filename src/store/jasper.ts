@@ -57,7 +57,13 @@ export interface Cursor {
   readonly resume: { readonly modifiedSince: Date; readonly startedAt: Date; readonly page: number } | null;
 }
 
-const dateOf = (v: unknown): Date | null => (v === null || v === undefined ? null : v instanceof Date ? v : new Date(String(v)));
+/** A timestamp as either driver gives it back: a Date (pg), an ISO string (as written here), or epoch milliseconds. */
+const dateOf = (v: unknown): Date | null => {
+  if (v === null || v === undefined) return null;
+  if (v instanceof Date) return v;
+  return typeof v === 'number' || /^\d+$/.test(String(v)) ? new Date(Number(v)) : new Date(String(v));
+};
+const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 
 export async function readCursor(db: Knex, providerId: string): Promise<Cursor> {
   const row = (await db('jasper_cursors').where({ provider_id: providerId }).first()) as Record<string, unknown> | undefined;
@@ -72,11 +78,11 @@ export async function readCursor(db: Knex, providerId: string): Promise<Cursor> 
 export async function writeCursor(db: Knex | Knex.Transaction, providerId: string, cursor: Cursor): Promise<void> {
   const row = {
     provider_id: providerId,
-    modified_since: cursor.modifiedSince,
-    resume_modified_since: cursor.resume?.modifiedSince ?? null,
-    resume_started_at: cursor.resume?.startedAt ?? null,
+    modified_since: iso(cursor.modifiedSince),
+    resume_modified_since: iso(cursor.resume?.modifiedSince),
+    resume_started_at: iso(cursor.resume?.startedAt),
     resume_page: cursor.resume?.page ?? null,
-    updated_at: new Date(),
+    updated_at: new Date().toISOString(),
   };
   await db('jasper_cursors').insert(row).onConflict('provider_id').merge(['modified_since', 'resume_modified_since', 'resume_started_at', 'resume_page', 'updated_at']);
 }
