@@ -11,11 +11,15 @@ import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rea
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, posix, relative } from 'node:path';
+import { navixyGauges } from '../../src/commands/navixy-output.js';
+import type { NavixyResult } from '../../src/commands/navixy-run.js';
+import { seedCustomers } from '../../src/emulators/forwarder/index.js';
 import { FLEET_GAUGES } from '../../src/run/fleet-gauges.js';
 import { pushRunMetrics, renderRunMetrics } from '../../src/run/metrics.js';
 import { openKnex, parseDbUrl } from '../../src/store/db.js';
 import { startTestAws, type TestAws } from '../support/aws.js';
 import { startTestEventHub, type TestEventHub } from '../support/eventhub.js';
+import { startTestForwarder, type TestForwarder } from '../support/forwarder.js';
 import { builtModule } from '../support/built.js';
 import { childEnv, collect, runCli, waitFor, type CliResult } from '../support/cli.js';
 import { copies, execForm, inBuildContext, parseDockerfile, workdir, type Stage } from '../support/dockerfile.js';
@@ -348,7 +352,7 @@ const NOT_PASSES = new Set(['migrate', 'history', 'prune', 'emulate', 'help', 'm
 interface EnvVar {
   name: string;
   value?: string;
-  valueFrom?: { secretKeyRef?: { name: string; key: string } };
+  valueFrom?: { secretKeyRef?: { name: string; key: string; optional?: boolean } };
 }
 interface CronJob {
   kind: string;
@@ -461,12 +465,17 @@ describe.runIf(haveYaml)('examples/kubernetes-cronjob.yaml', () => {
     let portal: Portal;
     let aws: TestAws;
     let eventHub: TestEventHub;
+    let forwarder: TestForwarder;
     let gateway: { url: string; stop(): Promise<void> } | null = null;
 
     beforeAll(async () => {
       portal = await startPortal('postgres', FLEET, { devices: FLEET.deviceModels, edge: FLEET.edgeDeviceModels });
       aws = await startTestAws(FLEET);
       eventHub = await startTestEventHub(FLEET);
+      forwarder = await startTestForwarder(FLEET);
+      // The customer database of navixy-customers, as `emulate --seed-models` writes the fleet's: the
+      // portal database's customers table (the CronJob's customers-database-url is optional).
+      await seedCustomers(portal.db.knex(), forwarder.emulator.fixture().customers);
       const started = await startPushgateway();
       if ('skipped' in started) requireOrSkip("the CronJobs' Pushgateway", { ok: false, reason: started.skipped });
       else gateway = started;
@@ -475,6 +484,7 @@ describe.runIf(haveYaml)('examples/kubernetes-cronjob.yaml', () => {
       await gateway?.stop();
       await aws?.close();
       await eventHub?.close();
+      await forwarder?.close();
       await portal?.close();
     });
 
@@ -487,6 +497,8 @@ describe.runIf(haveYaml)('examples/kubernetes-cronjob.yaml', () => {
           'aws-access-key-id': aws.env().AWS_ACCESS_KEY_ID!,
           'aws-secret-access-key': aws.env().AWS_SECRET_ACCESS_KEY!,
           'eventhub-connection-string': eventHub.emulator.env().EVENTHUB_CONNECTION_STRING,
+          'navixy-forwarder-token': forwarder.env().NAVIXY_FORWARDER_TOKEN!,
+          // No customers-database-url: an optional key the Secret lacks leaves its variable unset.
         },
       };
       const help = (await runCli(['--help'], {})).stdout;
@@ -502,6 +514,7 @@ describe.runIf(haveYaml)('examples/kubernetes-cronjob.yaml', () => {
         for (const v of c.env ?? []) {
           const ref = v.valueFrom?.secretKeyRef;
           const value = ref ? secrets[ref.name]?.[ref.key] : v.value;
+          if (value === undefined && ref?.optional === true) continue; // as Kubernetes starts the pod
           if (value === undefined) throw new Error(`${job.metadata.name} sets ${v.name} from ${ref ? `key ${ref.key} of Secret ${ref.name}` : 'nothing'}: this test has no value for it`);
           env[v.name] = value;
         }
@@ -509,6 +522,7 @@ describe.runIf(haveYaml)('examples/kubernetes-cronjob.yaml', () => {
         // Not in a production manifest: where the emulators listen.
         if (env.IOTHUB_CONNECTION_STRING) env.IOTHUB_ENDPOINT = hub.IOTHUB_ENDPOINT!;
         if (env.AWS_REGION) Object.assign(env, Object.fromEntries(Object.entries(aws.env()).filter(([k]) => k.startsWith('AWS_ENDPOINT_URL'))));
+        if (env.NAVIXY_FORWARDER_URL) env.NAVIXY_FORWARDER_URL = forwarder.env().NAVIXY_FORWARDER_URL!;
         const result: CliResult = await runCli(c.args, env);
         expect(result.code, `${job.metadata.name}: portal-sync ${c.args.join(' ')}\n${result.stdout}${result.stderr}`).toBe(0);
         // --log-format json: one JSON record per run on stdout, every log line on stderr JSON too.
@@ -520,7 +534,33 @@ describe.runIf(haveYaml)('examples/kubernetes-cronjob.yaml', () => {
         const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
         for (const command of ran) expect(metrics, command).toMatch(new RegExp(`^portal_sync_run_status\\{command="${command}",[^}]*job="portal_sync"[^}]*\\} 0$`, 'm'));
         if (haveMetricsPush) expect(metrics).toMatch(/^iot_hub_portal_device_count\{[^}]*instance="[^"]+"[^}]*job="iot_hub_portal"[^}]*\} \d+$/m);
+        // navixy-customers acted on examples/fleet.json's customers, and its gauges say the connections
+        // now match the eligible customers.
+        expect(ran).toContain('navixy-customers');
+        /** The value of a navixy-customers series the gateway serves (labels beside command and job). */
+        const navixy = (name: string, labels: Record<string, string> = {}) => {
+          for (const [, text, value] of metrics.matchAll(new RegExp(`^${name}\\{([^}]*)\\} (\\S+)$`, 'gm'))) {
+            const got = Object.fromEntries([...text!.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
+            if (got.command === 'navixy-customers' && got.job === 'portal_sync' && Object.entries(labels).every(([k, v]) => got[k] === v)) return Number(value);
+          }
+          return undefined;
+        };
+        for (const gauge of navixyGauges(navixySample(new Date()))) {
+          for (const { labels } of gauge.values) expect(navixy(gauge.name, labels), `${gauge.name} ${JSON.stringify(labels ?? {})}`).toBeTypeOf('number');
+        }
+        expect(navixy('portal_sync_changes', { action: 'create' })).toBeGreaterThan(0);
+        expect(navixy('portal_sync_changes', { action: 'delete' })).toBeGreaterThan(0);
+        expect(navixy('portal_sync_navixy_validation_ok')).toBe(1);
+        expect(navixy('portal_sync_navixy_consecutive_discrepant_passes')).toBe(0);
+        expect(navixy('portal_sync_navixy_suspended_with_connection')).toBe(0);
+        expect(navixy('portal_sync_navixy_eligible_customers')).toBe(eligibleFleetCustomers().length);
       }
+      // What the forwarding service now holds: one active connection per eligible customer.
+      const active = ((await (await fetch(`${forwarder.env().NAVIXY_FORWARDER_URL}/__emulator/forwarder/state`)).json()) as { connections: { customerRef: string; status: string }[] }).connections
+        .filter((c) => c.status === 'connected' || c.status === 'pending')
+        .map((c) => c.customerRef)
+        .sort();
+      expect(active).toEqual(eligibleFleetCustomers());
     });
   });
 });
@@ -563,7 +603,46 @@ async function knownMetrics(): Promise<Set<string>> {
   });
   const runMetrics = [...rendered.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!);
   expect(runMetrics.length).toBeGreaterThan(5);
-  return new Set([...runMetrics, ...FLEET_GAUGES.map((g) => g.name), 'push_time_seconds']);
+  // navixy-customers pushes its gauges in its own group, beside its run metrics.
+  const navixy = await renderRunMetrics({
+    command: 'navixy-customers',
+    status: 'ok',
+    startedAt: at,
+    finishedAt: at,
+    changes: { create: 1, update: 0, delete: 1 },
+    records: { unchanged: 2, skipped: 1, failed: 0 },
+    apiCalls: { ListConnections: 1 },
+    gauges: navixyGauges(navixySample(at)),
+  });
+  const navixyMetrics = [...navixy.matchAll(/^# TYPE (portal_sync_navixy_\S+) /gm)].map((m) => m[1]!);
+  expect(navixyMetrics).toEqual(navixyGaugeNames());
+  return new Set([...runMetrics, ...navixyMetrics, ...FLEET_GAUGES.map((g) => g.name), 'push_time_seconds']);
+}
+
+/** A validated navixy-customers pass: what its gauges are rendered from. */
+function navixySample(at: Date): NavixyResult {
+  const counts = { eligible: 3, connections: 3, missing: 0, extra: 0, suspendedWithConnection: 0, skipped: 1, inStep: 3, overridden: 0 };
+  return {
+    command: 'navixy-customers', status: 'ok', dryRun: false, exitCode: 0, runId: 1, startedAt: at, finishedAt: at,
+    plan: null, actions: [], customers: 4, apiCalls: { ListConnections: 1 }, error: null,
+    validation: { ok: true, problems: [], problemCount: 0, counts, consecutiveDiscrepantPasses: 0 },
+  };
+}
+
+/** The names of the gauges navixy-customers pushes, as the command builds them. */
+function navixyGaugeNames(): string[] {
+  const names = navixyGauges(navixySample(new Date())).map((g) => g.name);
+  expect(names.length).toBeGreaterThan(0);
+  return names;
+}
+
+/** The customers of examples/fleet.json that should hold a connection: provider Navixy, active, a hash, a gateway. */
+function eligibleFleetCustomers(): string[] {
+  const customers = (FLEET.forwarder?.customers ?? []) as { reference: string; provider: string | null; state: string | null; hash: string | null; gatewayCount: number | null }[];
+  return customers
+    .filter((c) => c.provider?.trim().toLowerCase() === 'navixy' && c.state?.trim().toLowerCase() === 'active' && (c.hash ?? '').trim() !== '' && (c.gatewayCount ?? 0) > 0)
+    .map((c) => c.reference)
+    .sort();
 }
 
 describe('metric names in the alert rules and the dashboard', () => {
