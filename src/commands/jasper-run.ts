@@ -111,10 +111,10 @@ export async function runJasper(opts: JasperOptions, env: Env): Promise<number> 
   return result.exitCode;
 }
 
-/** The pass's outcome from its providers': all well is 0 (2 with changes and --detailed-exitcode is the caller's); some failed is 3; all failed is their failure. */
+/** The pass's outcome from its providers': all well is 0 (2 when one changed rows, with --detailed-exitcode); some failed is 3; all failed is their failure. */
 function overall(providers: readonly ProviderResult[]): Pick<JasperResult, 'status' | 'exitCode' | 'error'> {
   const failed = providers.filter((p) => p.status !== 'ok');
-  if (failed.length === 0) return { status: 'ok', exitCode: EXIT.ok, error: null };
+  if (failed.length === 0) return { status: 'ok', exitCode: providers.some((p) => p.exitCode === EXIT.changes) ? EXIT.changes : EXIT.ok, error: null };
   const error = failed.map((p) => `${p.provider}: ${p.error ?? p.status}`).join('; ');
   if (failed.length < providers.length) return { status: 'partial', exitCode: EXIT.partial, error };
   if (failed.length === 1) return { status: failed[0]!.status, exitCode: failed[0]!.exitCode, error };
