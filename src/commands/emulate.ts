@@ -4,6 +4,7 @@ import type { AwsEmulator, AwsQuotaSpec } from '../emulators/aws/index.js';
 import type { EventHubEmulator, EventHubFixtureInput } from '../emulators/eventhub/index.js';
 import type { ForwarderEmulator, ForwarderFixtureInput } from '../emulators/forwarder/index.js';
 import type { Fixture, IotHubEmulator, QuotaSpec } from '../emulators/iothub/index.js';
+import type { JasperEmulator, JasperFixtureInput } from '../emulators/jasper/index.js';
 import { describeDbError, openKnex } from '../store/db.js';
 import { migrateLatest } from '../store/migrate.js';
 import { upsertDeviceModels, upsertEdgeDeviceModels } from '../store/models.js';
@@ -19,6 +20,7 @@ interface EmulateOptions {
   awsPort?: string;
   eventhubPort?: string;
   forwarderPort?: string;
+  jasperPort?: string;
   host?: string;
   /** `true` when given without a URL: the database the other commands use by default. */
   seedModels?: string | true;
@@ -49,7 +51,11 @@ An AWS fleet (10% Greengrass core devices) at AWS IoT's published API rates:
   portal-sync emulate --generate things=50000,thingTypes=20,edge=5000 --quota aws --seed-models
 
 Navixy customers (seeded into the customers table) and the forwarding service's connections, 1% out of step:
-  portal-sync emulate --generate customers=50000,drift=1 --seed-models`;
+  portal-sync emulate --generate customers=50000,drift=1 --seed-models
+
+Cisco Control Center SIMs of three service providers (seeded into jasper_service_providers; their API
+keys are printed as JASPER_API_KEY_SP1..):
+  portal-sync emulate --generate sims=100000,jasperProviders=3 --seed-models`;
 
 export function registerEmulate(program: Command, run: (action: () => Promise<number>) => Promise<void>): void {
   program
@@ -60,16 +66,18 @@ export function registerEmulate(program: Command, run: (action: () => Promise<nu
       '--generate <spec>',
       'generate a fleet instead, e.g. devices=100000,lora=10000 (IoT Hub) and/or things=50000,thingTypes=20,edge=5000,deployments=2 (AWS) ' +
         'and/or events=200000,partitions=4 (Event Hubs telemetry of the LoRaWAN devices) and/or customers=50000,drift=1 (Navixy customers and ' +
-        'forwarding connections, drift% out of step); edge counts for each provider the spec names',
+        'forwarding connections, drift% out of step) and/or sims=100000,jasperProviders=2 (Cisco Control Center SIMs over service providers ' +
+        'sp1..); edge counts for each provider the spec names',
     )
     .option('--port <port>', 'IoT Hub emulator port (default: a free port)')
     .option('--aws-port <port>', 'AWS emulator port (default: a free port)')
     .option('--eventhub-port <port>', 'Event Hubs emulator AMQP port (default: a free port; its control server takes another)')
     .option('--forwarder-port <port>', 'Navixy forwarding service emulator port (default: a free port)')
+    .option('--jasper-port <port>', 'Cisco Control Center (Jasper) emulator port, every service provider on it (default: a free port)')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option(
       '--seed-models [db url]',
-      "write the fleet's device models (and its Navixy customers, replacing the customers table) into this portal database first " +
+      "write the fleet's device models (and its Navixy customers, replacing the customers table, and its Jasper service providers) into this portal database first " +
         '(without one: env PORTAL_SYNC_DB, then DATABASE_URL, then sqlite:./portal-sync.db)',
     )
     // Not --env-file: Node 20 takes that for its own option anywhere on the command line, script
@@ -100,17 +108,22 @@ async function emulate(opts: EmulateOptions): Promise<number> {
   const { generateAwsFleet, parseAwsGenerateSpec, splitGenerateSpec, startAwsEmulator } = await import('../emulators/aws/index.js');
   const { generateEvents, parseEventHubGenerateSpec, splitEventHubSpec, startEventHubEmulator } = await import('../emulators/eventhub/index.js');
   const { generateForwarder, parseForwarderGenerateSpec, splitForwarderSpec, startForwarderEmulator } = await import('../emulators/forwarder/index.js');
+  const { generateJasper, parseJasperGenerateSpec, splitJasperSpec, startJasperEmulator } = await import('../emulators/jasper/index.js');
   if (!opts.fixture && !opts.generate) throw new UsageError('emulate needs --fixture <file> or --generate <spec>');
   if (opts.fixture && opts.generate) throw new UsageError('emulate takes --fixture or --generate, not both');
   let fixture: Fixture | undefined;
   let awsFixture: Record<string, unknown> | undefined;
   let hubFixture: EventHubFixtureInput | undefined;
   let forwarderFixture: ForwarderFixtureInput | undefined;
+  let jasperFixture: JasperFixtureInput | undefined;
   if (opts.generate) {
     try {
-      // customers= and drift= are the forwarding service's, events= and partitions= the Event Hubs
-      // generator's; the rest is split between IoT Hub and AWS.
-      const split = splitForwarderSpec(opts.generate);
+      // sims= and jasperProviders= are Control Center's, customers= and drift= the forwarding
+      // service's, events= and partitions= the Event Hubs generator's; the rest is split between IoT
+      // Hub and AWS.
+      const sims = splitJasperSpec(opts.generate);
+      jasperFixture = sims.jasper === undefined ? {} : { ...generateJasper(parseJasperGenerateSpec(sims.jasper)).section };
+      const split = splitForwarderSpec(sims.rest);
       forwarderFixture = split.forwarder === undefined ? {} : { ...generateForwarder(parseForwarderGenerateSpec(split.forwarder)).section };
       const { rest, eventhub } = splitEventHubSpec(split.rest);
       const { azure, aws } = splitGenerateSpec(rest);
@@ -125,6 +138,7 @@ async function emulate(opts: EmulateOptions): Promise<number> {
   const awsPort = parsePort(opts.awsPort, '--aws-port');
   const eventhubPort = parsePort(opts.eventhubPort, '--eventhub-port');
   const forwarderPort = parsePort(opts.forwarderPort, '--forwarder-port');
+  const jasperPort = parsePort(opts.jasperPort, '--jasper-port');
   let quota: { hub?: QuotaSpec; aws?: AwsQuotaSpec } = {};
   let timeScale;
   try {
@@ -181,10 +195,25 @@ async function emulate(opts: EmulateOptions): Promise<number> {
     await emulator.close();
     throw new ConfigError(`cannot start the forwarding service emulator: ${(error as Error).message}`);
   }
+  let jasper: JasperEmulator;
   try {
-    if (opts.seedModels !== undefined) await seedModels(emulator, aws, forwarder, opts.seedModels === true ? undefined : opts.seedModels, log);
-    // Each emulator's variables, IoT Hub's first; no two sets share a name.
-    const exports = formatExports({ ...emulator.env(), ...aws.env(), ...eventhub.env(), ...forwarder.env() });
+    jasper = await startJasperEmulator({
+      ...(opts.fixture !== undefined ? { fixturePath: opts.fixture } : { fixture: jasperFixture ?? {} }),
+      port: jasperPort,
+      host: opts.host,
+    });
+  } catch (error) {
+    await forwarder.close();
+    await eventhub.close();
+    await aws.close();
+    await emulator.close();
+    throw new ConfigError(`cannot start the Cisco Control Center emulator: ${(error as Error).message}`);
+  }
+  try {
+    if (opts.seedModels !== undefined) await seedModels(emulator, aws, forwarder, jasper, opts.seedModels === true ? undefined : opts.seedModels, log);
+    // Each emulator's variables, IoT Hub's first; no two sets share a name. Control Center's are its
+    // providers' fake API keys (JASPER_API_KEY_<ID>), as the AWS emulator prints its fake secret.
+    const exports = formatExports({ ...emulator.env(), ...aws.env(), ...eventhub.env(), ...forwarder.env(), ...jasper.env() });
     // Handlers first: a SIGTERM sent the moment the file appears still removes it.
     const stopped = untilStopSignal();
     if (opts.writeEnv !== undefined) writeEnvFile(opts.writeEnv, exports);
@@ -196,11 +225,13 @@ async function emulate(opts: EmulateOptions): Promise<number> {
         `(control: ${eventhub.controlUrl}, stats: ${eventhub.controlUrl}/__emulator/stats)`,
     );
     log.info(`Navixy forwarding service emulator listening on ${forwarder.url} (stats: ${forwarder.url}/__emulator/stats)`);
+    log.info(describeJasper(jasper));
     const quotaLine = describeQuota(emulator, aws);
     if (quotaLine !== undefined) log.info(quotaLine);
     await stopped;
     if (opts.writeEnv !== undefined) removeEnvFile(opts.writeEnv, exports);
   } finally {
+    await jasper.close();
     await forwarder.close();
     await eventhub.close();
     await aws.close();
@@ -232,9 +263,10 @@ async function parseQuotas(text: string): Promise<{ hub?: QuotaSpec; aws?: AwsQu
   return { ...(hub.length > 0 ? { hub: parseQuotaOption(hub.join(',')) } : {}), ...(aws.length > 0 ? { aws: parseAwsQuotaOption(aws.join(',')) } : {}) };
 }
 
-async function seedModels(emulator: IotHubEmulator, aws: AwsEmulator, forwarder: ForwarderEmulator, url: string | undefined, log: Logger): Promise<void> {
+async function seedModels(emulator: IotHubEmulator, aws: AwsEmulator, forwarder: ForwarderEmulator, jasper: JasperEmulator, url: string | undefined, log: Logger): Promise<void> {
   const { seedModelsOf } = await import('../emulators/aws/index.js');
   const { seedCustomers } = await import('../emulators/forwarder/index.js');
+  const { seedJasperProviders } = await import('../emulators/jasper/index.js');
   const target = resolveDb(url, process.env);
   const db = openKnex(target);
   try {
@@ -254,6 +286,9 @@ async function seedModels(emulator: IotHubEmulator, aws: AwsEmulator, forwarder:
     // The customer database of navixy-customers: only when the fleet has customers (the table is replaced).
     const customers = forwarder.fixture().customers;
     if (customers.length > 0) log.info(`seeded ${await seedCustomers(db, customers)} customers into ${target.display}`);
+    // Control Center's service providers, each at its base URL on this emulator (upserted by id).
+    const providers = jasper.providers();
+    if (providers.length > 0) log.info(`seeded ${await seedJasperProviders(db, providers)} Jasper service providers into ${target.display}`);
   } catch (error) {
     // The cause keeps the driver's code, so the exit code says what went wrong (78, 69, ...).
     throw new Error(`cannot seed models into ${target.display}: ${describeDbError(target, error)}`, { cause: error });
@@ -272,6 +307,14 @@ function untilStopSignal(): Promise<void> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+}
+
+/** The banner line of the Control Center emulator: where each provider's base URL is. */
+function describeJasper(jasper: JasperEmulator): string {
+  const ids = jasper.providers().map((p) => p.id);
+  const shown = ids.length > 5 ? `${ids.slice(0, 5).join(', ')}, ... (${ids.length} in all)` : ids.join(', ');
+  const where = ids.length === 0 ? 'no service providers' : `service providers ${shown} at ${jasper.url}/sp/<id>`;
+  return `Cisco Control Center (Jasper) emulator listening on ${jasper.url}: ${where} (stats: ${jasper.url}/__emulator/stats)`;
 }
 
 /** The quota line of the banner, when there is something to say. */

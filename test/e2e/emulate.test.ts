@@ -132,6 +132,8 @@ describe('emulate --write-env and --log-format', () => {
       expect.stringMatching(/^AWS emulator \(IoT, IoT data plane, Greengrass V2\) listening on http:\/\/127\.0\.0\.1:\d+/),
       expect.stringMatching(/^Event Hubs emulator \(hub portal-hub, 4 partitions\) listening on amqp:\/\/127\.0\.0\.1:\d+/),
       expect.stringMatching(/^Navixy forwarding service emulator listening on http:\/\/127\.0\.0\.1:\d+/),
+      // No jasper section in this fixture: an emulator without service providers (and no exports).
+      expect.stringMatching(/^Cisco Control Center \(Jasper\) emulator listening on http:\/\/127\.0\.0\.1:\d+: no service providers/),
     ]);
 
     const failed = await runCli(['emulate', '--fixture', join(dir, 'missing.json'), '--log-format', 'json'], {});

@@ -15,6 +15,8 @@ import { consumer, receive } from '../support/eventhub.js';
 import { forwarderApi } from '../support/forwarder.js';
 import { DEFAULT_FORWARDER_TOKEN, generateForwarder } from '../../src/emulators/forwarder/index.js';
 import { utimesSync, writeFileSync } from 'node:fs';
+import { generateJasper } from '../../src/emulators/jasper/index.js';
+import { basic } from '../support/jasper.js';
 
 describe('emulate --quota --time-scale', () => {
   let child: ChildProcess | undefined;
@@ -315,6 +317,140 @@ describe('emulate --quota --time-scale', () => {
     expect(port.stderr).toContain('--forwarder-port must be a port number');
   });
 
+  it('serves generated Control Center SIMs per service provider, prints each one\'s API key, and seeds the providers at their base URLs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'portal-sync-emulate-jasper-'));
+    try {
+      const db = `sqlite:${join(dir, 'portal.db')}`;
+      child = spawnCli(['emulate', '--generate', 'devices=1,sims=130,jasperProviders=2', '--jasper-port', '0', '--seed-models', db], {});
+      let out = '';
+      let err = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+      done = collect(child);
+      await waitFor(() => out.includes('JASPER_API_KEY_SP2') && err.includes('Cisco Control Center (Jasper) emulator'), 'the emulator to print its environment');
+      const env = Object.fromEntries([...out.matchAll(/^export (\w+)='([^']*)'$/gm)].map((m) => [m[1]!, m[2]!]));
+      // Last, after the forwarding service's: the fake keys of the generated providers.
+      expect(Object.keys(env).slice(-4)).toEqual(['NAVIXY_FORWARDER_URL', 'NAVIXY_FORWARDER_TOKEN', 'JASPER_API_KEY_SP1', 'JASPER_API_KEY_SP2']);
+      const expected = generateJasper({ sims: 130, providers: 2 });
+      expect([env['JASPER_API_KEY_SP1'], env['JASPER_API_KEY_SP2']]).toEqual(expected.section.providers.map((p) => p.apiKey));
+      const m = /Cisco Control Center \(Jasper\) emulator listening on (http:\/\/127\.0\.0\.1:\d+): service providers sp1, sp2 at \1\/sp\/<id> \(stats: \1\/__emulator\/stats\)/.exec(err);
+      expect(m, err).not.toBeNull();
+      const url = m![1]!;
+      expect([env['IOTHUB_ENDPOINT'], env['AWS_ENDPOINT_URL_IOT'], env['NAVIXY_FORWARDER_URL']]).not.toContain(url);
+      expect(err).toContain(`seeded 2 Jasper service providers into sqlite:${join(dir, 'portal.db')}`);
+
+      const knex = openKnex(parseDbUrl(db));
+      let rows: Array<Record<string, any>>;
+      try {
+        rows = await knex('jasper_service_providers').orderBy('id').select('id', 'name', 'api_base_url', 'username', 'billing_end_day', 'billing_end_hour', 'enabled');
+      } finally {
+        await knex.destroy();
+      }
+      expect(rows.map((r) => ({ ...r, enabled: Boolean(r['enabled']) }))).toEqual(
+        expected.section.providers.map((p) => ({ id: p.id, name: p.name, api_base_url: `${url}/sp/${p.id}`, username: p.username, billing_end_day: 1, billing_end_hour: 0, enabled: true })),
+      );
+      // What a pass would do: the base URL and user name from the table, the key from the environment.
+      for (const [i, row] of rows.entries()) {
+        const since = new Date(Date.now() - 31 * 86_400_000).toISOString().slice(0, 19) + 'Z';
+        const iccids: string[] = [];
+        for (let page = 1; ; page++) {
+          const res = await fetch(`${row['api_base_url']}/rws/api/v1/devices?modifiedSince=${since}&pageSize=50&pageNumber=${page}`, {
+            headers: { authorization: basic(row['username'], env[`JASPER_API_KEY_SP${i + 1}`]!), accept: 'application/json' },
+          });
+          expect(res.status).toBe(200);
+          const body = (await res.json()) as { devices: Array<{ iccid: string }>; lastPage: boolean };
+          iccids.push(...body.devices.map((d) => d.iccid));
+          if (body.lastPage) break;
+        }
+        expect(iccids.sort()).toEqual(expected.section.providers[i]!.devices.map((d) => d.iccid).sort());
+      }
+      const stats = (await (await fetch(`${url}/__emulator/stats`)).json()) as Record<string, any>;
+      expect(stats).toMatchObject({ pages: 4, devicesServed: 130, state: { sp1: 65, sp2: 65 } });
+    } finally {
+      child?.kill('SIGTERM');
+      await done;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('serves a fleet file\'s jasper section (its keys, faults, rate limit) and re-reads it on change', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'portal-sync-emulate-jasper-file-'));
+    try {
+      const fixture = join(dir, 'fleet.json');
+      const write = (jasper: Record<string, unknown>, mtime: number) => {
+        writeFileSync(fixture, JSON.stringify({ jasper }));
+        utimesSync(fixture, mtime, mtime);
+      };
+      const device = (iccid: string) => ({ iccid, status: 'ACTIVATED', ratePlan: 'p', communicationPlan: 'c' });
+      write(
+        {
+          providers: [
+            { id: 'eu-1', username: 'eu-user', apiKey: 'eu-key', devices: [device('89012600000000000001')] },
+            { id: 'us', devices: [device('89012600000000000002')], rateLimit: '1/min' },
+          ],
+          faults: [{ kind: 'page', page: 1, provider: 'eu-1', times: 1 }],
+        },
+        1_700_000_000,
+      );
+      child = spawnCli(['emulate', '--fixture', fixture], {});
+      let out = '';
+      let err = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+      done = collect(child);
+      await waitFor(() => out.includes('JASPER_API_KEY_US') && err.includes('Cisco Control Center (Jasper) emulator'), 'the emulator to print its environment');
+      const env = Object.fromEntries([...out.matchAll(/^export (\w+)='([^']*)'$/gm)].map((m) => [m[1]!, m[2]!]));
+      expect(env['JASPER_API_KEY_EU_1']).toBe('eu-key');
+      expect(env['JASPER_API_KEY_US']).toBe('jasper-emulator-key-us');
+      const url = /Cisco Control Center \(Jasper\) emulator listening on (http:\/\/[\d.:]+): service providers eu-1, us at /.exec(err)![1]!;
+      const list = (id: string, auth: string) =>
+        fetch(`${url}/sp/${id}/rws/api/v1/devices?modifiedSince=${new Date(Date.now() - 86_400_000).toISOString()}`, { headers: { authorization: auth } });
+      expect((await list('eu-1', basic('eu-user', 'eu-key'))).status).toBe(500);
+      const ok = await list('eu-1', basic('eu-user', 'eu-key'));
+      expect(((await ok.json()) as { devices: unknown[] }).devices).toEqual([device('89012600000000000001')]);
+      expect((await list('us', basic('api-user', env['JASPER_API_KEY_US']!))).status).toBe(200);
+      const limited = await list('us', basic('api-user', env['JASPER_API_KEY_US']!));
+      expect(limited.status).toBe(400);
+      expect(await limited.json()).toEqual({ errorMessage: 'Rate Limit Exceeded', errorCode: '40000029' });
+      // A changed file is the truth again: a new key, a new device.
+      write({ providers: [{ id: 'eu-1', username: 'eu-user', apiKey: 'eu-key-2', devices: [device('89012600000000000003')] }] }, 1_700_000_100);
+      expect((await list('eu-1', basic('eu-user', 'eu-key'))).status).toBe(401);
+      const renewed = await list('eu-1', basic('eu-user', 'eu-key-2'));
+      expect(((await renewed.json()) as { devices: unknown[] }).devices).toEqual([device('89012600000000000003')]);
+      expect((await list('us', basic('api-user', env['JASPER_API_KEY_US']!))).status).toBe(404);
+    } finally {
+      child?.kill('SIGTERM');
+      await done;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a bad sims spec, jasper section or --jasper-port with exit 64 or 78 before listening', async () => {
+    const sims = await runCli(['emulate', '--generate', 'sims=many'], {});
+    expect(sims.code).toBe(64);
+    expect(sims.stderr).toContain('--generate: generate spec: sims must be a non-negative integer');
+    expect(sims.stdout).toBe('');
+    const alone = await runCli(['emulate', '--generate', 'devices=1,jasperProviders=2'], {});
+    expect(alone.code).toBe(64);
+    expect(alone.stderr).toContain('jasperProviders needs sims=N');
+    const port = await runCli(['emulate', '--generate', 'sims=1', '--jasper-port', '70000'], {});
+    expect(port.code).toBe(64);
+    expect(port.stderr).toContain('--jasper-port must be a port number');
+    const dir = mkdtempSync(join(tmpdir(), 'portal-sync-emulate-jasper-bad-'));
+    try {
+      const fixture = join(dir, 'fleet.json');
+      writeFileSync(fixture, JSON.stringify({ jasper: { providers: [{ id: 'sp1', apiKey: "quote'd-secret" }] } }));
+      const bad = await runCli(['emulate', '--fixture', fixture], {});
+      expect(bad.code).toBe(78);
+      expect(bad.stderr).toContain('cannot start the Cisco Control Center emulator');
+      expect(bad.stderr).toContain('jasper.providers[0].apiKey: must be');
+      expect(bad.stderr).not.toContain('secret');
+      expect(bad.stdout).toBe('');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('documents both in --help', async () => {
     const help = await runCli(['emulate', '--help'], {});
     expect(help.code).toBe(0);
@@ -323,6 +459,8 @@ describe('emulate --quota --time-scale', () => {
     expect(help.stdout).toMatch(/--aws-port <port>\s+AWS emulator port/);
     expect(help.stdout).toMatch(/--eventhub-port <port>\s+Event Hubs emulator AMQP port/);
     expect(help.stdout).toMatch(/--forwarder-port <port>\s+Navixy forwarding service emulator port/);
+    expect(help.stdout).toMatch(/--jasper-port <port>\s+Cisco Control Center \(Jasper\) emulator port/);
+    expect(help.stdout).toContain('sims=100000,jasperProviders=3');
     expect(help.stdout).toContain('customers=50000,drift=1');
     expect(help.stdout).toContain('events=200000,partitions=4');
     expect(help.stdout).toContain('things=50000,thingTypes=20,edge=5000');
