@@ -80,8 +80,9 @@ function renderProvider(p: ProviderResult, config: Pick<PassConfig, 'color' | 'm
       out.push(table.toString());
       if (rows.length > config.maxRows) out.push(`... and ${rows.length - config.maxRows} more (--max-rows, or --json for every change)`);
     }
+    const [created, updated] = dryRun ? ['to create', 'to update'] : ['created', 'updated'];
     out.push(
-      `Promotion${dryRun ? ' (not applied)' : ''}: ${promotion.create.length} to create, ${promotion.update.length} to update, ${promotion.unchanged} unchanged, ` +
+      `Promotion${dryRun ? ' (dry run: not applied)' : ''}: ${promotion.create.length} ${created}, ${promotion.update.length} ${updated}, ${promotion.unchanged} unchanged, ` +
         `${promotion.skipped.length} skipped, ${promotion.duplicates} listed twice (the newest kept).`,
     );
   }
