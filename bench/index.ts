@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every benchmark, then the targets of the issues with ok / MISS. Exits 1 on a miss.
- * BENCH_ONLY=devices|azure|quota|aws|aws-quota|aws-client|metrics|telemetry|navixy runs one; BENCH_BACKENDS=sqlite,postgres picks the databases.
+ * BENCH_ONLY=devices|azure|quota|aws|aws-quota|aws-client|metrics|telemetry|navixy|jasper runs one; BENCH_BACKENDS=sqlite,postgres picks the databases.
  */
 import { benchAws, benchAwsQuota } from './aws.js';
 import { benchAwsClient } from './aws-client.js';
@@ -11,6 +11,7 @@ import { benchAzureGauges } from './metrics-azure.js';
 import { benchQuota } from './quota.js';
 import { benchTelemetry } from './telemetry.js';
 import { benchNavixy } from './navixy.js';
+import { benchJasper } from './jasper.js';
 import type { Check } from './support.js';
 
 const only = process.env.BENCH_ONLY;
@@ -24,6 +25,7 @@ if (!only || only === 'aws-client') checks.push(...(await benchAwsClient()));
 if (!only || only === 'metrics') checks.push(...(await benchAzureGauges()), ...(await benchAwsGauges()));
 if (!only || only === 'telemetry') checks.push(...(await benchTelemetry()));
 if (!only || only === 'navixy') checks.push(...(await benchNavixy()));
+if (!only || only === 'jasper') checks.push(...(await benchJasper()));
 console.log('');
 for (const [text, ok] of checks) console.log(`${ok ? 'ok  ' : 'MISS'} ${text}`);
 process.exitCode = checks.every(([, ok]) => ok) ? 0 : 1;
