@@ -31,6 +31,7 @@ export function jasperJson(result: JasperResult) {
             unchanged: p.promotion.unchanged,
             skipped: p.promotion.skipped,
             duplicates: p.promotion.duplicates,
+            unknownStatus: p.promotion.unknownStatus,
             changes: [
               ...p.promotion.create.map((s) => ({ action: 'create', iccid: s.iccid, status: s.status, ratePlan: s.ratePlan, communicationPlan: s.communicationPlan })),
               ...p.promotion.update.map((u) => ({ action: 'update', iccid: u.sim.iccid, fields: u.changes })),

@@ -28,8 +28,26 @@ import { reportConfigFailure } from './common.js';
 import { printJasperResults, pushJasperMetrics } from './jasper-output.js';
 
 export const JASPER_COMMAND = 'jasper';
-/** A first or --full sync reads the changes of one month and one day back. */
-const FULL_SYNC_DAYS_BACK = { months: 1, days: 1 };
+/**
+ * A first or --full sync reads the changes since one month and one day ago: a calendar month back in
+ * UTC, clamped to the end of a shorter month, then a day, truncated to the second (Control Center's
+ * `yyyy-MM-ddTHH:mm:ssZ`): from 2026-03-31T02:15:07Z, 2026-02-27T02:15:07Z.
+ */
+export function fullSyncSince(now: Date): Date {
+  const year = now.getUTCFullYear();
+  const month = now.getUTCMonth() - 1;
+  const lastDay = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
+  const day = Math.min(now.getUTCDate(), lastDay);
+  const since = new Date(Date.UTC(year, month, day, now.getUTCHours(), now.getUTCMinutes(), now.getUTCSeconds()));
+  since.setUTCDate(since.getUTCDate() - 1);
+  return since;
+}
+
+function oneYearBefore(now: Date): Date {
+  const d = new Date(now);
+  d.setUTCFullYear(d.getUTCFullYear() - 1);
+  return d;
+}
 /** An incremental pass starts this long before the last complete one began: no change at the boundary is missed. */
 export const CURSOR_OVERLAP_MS = 10 * 60_000;
 
@@ -253,11 +271,9 @@ class ProviderSync {
     if (!this.settings.full && cursor.resume !== null) {
       return { mode: 'resumed', modifiedSince: cursor.resume.modifiedSince, startedAt: cursor.resume.startedAt, page: cursor.resume.page };
     }
-    if (this.settings.full || cursor.modifiedSince === null) {
-      const since = new Date(now);
-      since.setUTCMonth(since.getUTCMonth() - FULL_SYNC_DAYS_BACK.months);
-      since.setUTCDate(since.getUTCDate() - FULL_SYNC_DAYS_BACK.days);
-      return { mode: 'full', modifiedSince: since, startedAt: now, page: 1 };
+    // Control Center refuses a modifiedSince older than a year: such a cursor means a full sync.
+    if (this.settings.full || cursor.modifiedSince === null || cursor.modifiedSince.getTime() < oneYearBefore(now).getTime()) {
+      return { mode: 'full', modifiedSince: fullSyncSince(now), startedAt: now, page: 1 };
     }
     return { mode: 'incremental', modifiedSince: cursor.modifiedSince, startedAt: now, page: 1 };
   }
@@ -309,6 +325,7 @@ function promotionEvents(providerId: string, promotion: Promotion): RunEvent[] {
     events.push({ level: 'info', type: 'update', ref: sim.iccid, message: `${providerId}: ${changes.map((c) => `${c.field} ${c.old ?? 'null'} -> ${c.new ?? 'null'}`).join(', ')}` });
   }
   for (const s of promotion.skipped) events.push({ level: 'info', type: 'skip', ref: s.ref, message: `${providerId}: ${s.reason}` });
+  for (const u of promotion.unknownStatus) events.push({ level: 'warn', type: 'warning', ref: u.iccid, message: `${providerId}: status ${u.status} is not one Control Center documents; stored as sent` });
   if (promotion.duplicates > 0) events.push({ level: 'info', type: 'warning', ref: providerId, message: `${promotion.duplicates} ICCIDs listed more than once: the last listed (the newest) was kept` });
   return events;
 }

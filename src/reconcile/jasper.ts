@@ -19,8 +19,8 @@ export interface StagedSim {
 export interface Sim {
   readonly iccid: string;
   readonly status: string;
-  readonly ratePlan: string | null;
-  readonly communicationPlan: string | null;
+  readonly ratePlan: string;
+  readonly communicationPlan: string;
 }
 
 export const SIM_FIELDS = ['status', 'ratePlan', 'communicationPlan'] as const;
@@ -39,31 +39,37 @@ export interface Promotion {
   readonly skipped: ReadonlyArray<{ readonly ref: string; readonly reason: string }>;
   /** Records listed again later in the same listing (the later one was kept). */
   readonly duplicates: number;
+  /** SIMs promoted with a status Control Center does not document (stored as sent). */
+  readonly unknownStatus: ReadonlyArray<{ readonly iccid: string; readonly status: string }>;
 }
 
-/** ICCIDs are 19 or 20 digits (ITU-T E.118), some operators add a check digit or an F filler: 18 to 22. */
-const ICCID = /^\d{18,22}F?$/;
+/** ICCIDs are strings of 19 or 20 digits (ITU-T E.118; no Luhn check). */
+const ICCID = /^\d{19,20}$/;
 const MAX_TEXT = 255;
+const MAX_STATUS = 64;
 
+/** Control Center's SIM statuses; another one is stored as sent, with a warning. */
+export const KNOWN_STATUSES = new Set(['ACTIVATED', 'ACTIVATION_READY', 'DEACTIVATED', 'INVENTORY', 'PURGED', 'REPLACED', 'RETIRED', 'TEST_READY']);
+
+const missing = (v: string | null) => v === null || v.trim() === '';
+
+/**
+ * A staged record as production will hold it, or why it cannot be: iccid, status, ratePlan and
+ * communicationPlan are all required (absent, null or blank is missing). Values are kept exactly as
+ * sent: plan names are not trimmed or normalised.
+ */
 export function validateSim(record: StagedSim): Sim | string {
-  const iccid = record.iccid?.trim() ?? '';
-  if (iccid === '') return 'no iccid';
-  if (!ICCID.test(iccid)) return 'iccid is not 18 to 22 digits';
-  const status = record.status?.trim() ?? '';
-  if (status === '') return 'no status';
-  if (status.length > 64) return 'status longer than 64 characters';
+  if (missing(record.iccid)) return 'no iccid';
+  if (!ICCID.test(record.iccid!)) return 'iccid is not a string of 19 or 20 digits';
   for (const [name, value] of [
+    ['status', record.status],
     ['ratePlan', record.ratePlan],
     ['communicationPlan', record.communicationPlan],
   ] as const) {
-    if (value !== null && value.length > MAX_TEXT) return `${name} longer than ${MAX_TEXT} characters`;
+    if (missing(value)) return `no ${name}`;
+    if (value!.length > (name === 'status' ? MAX_STATUS : MAX_TEXT)) return `${name} longer than ${name === 'status' ? MAX_STATUS : MAX_TEXT} characters`;
   }
-  return { iccid, status, ratePlan: blankToNull(record.ratePlan), communicationPlan: blankToNull(record.communicationPlan) };
-}
-
-function blankToNull(value: string | null): string | null {
-  const v = value?.trim() ?? '';
-  return v === '' ? null : v;
+  return { iccid: record.iccid!, status: record.status!, ratePlan: record.ratePlan!, communicationPlan: record.communicationPlan! };
 }
 
 /** `staged` in listing order (page, position); `current`: production's rows of the ICCIDs staged (or all of the provider's). */
@@ -74,8 +80,7 @@ export function planPromotion(staged: readonly StagedSim[], current: ReadonlyMap
   for (const record of staged) {
     const sim = validateSim(record);
     if (typeof sim === 'string') {
-      const iccid = record.iccid?.trim();
-      skipped.push({ ref: iccid ? iccid : `page ${record.pageNumber}, record ${record.position + 1}`, reason: sim });
+      skipped.push({ ref: missing(record.iccid) ? `page ${record.pageNumber}, record ${record.position + 1}` : record.iccid!, reason: sim });
       continue;
     }
     if (newest.has(sim.iccid)) {
@@ -97,5 +102,6 @@ export function planPromotion(staged: readonly StagedSim[], current: ReadonlyMap
     if (changes.length > 0) update.push({ sim, changes });
     else unchanged++;
   }
-  return { create, update, unchanged, skipped, duplicates };
+  const unknownStatus = [...create, ...update.map((u) => u.sim)].filter((s) => !KNOWN_STATUSES.has(s.status)).map((s) => ({ iccid: s.iccid, status: s.status }));
+  return { create, update, unchanged, skipped, duplicates, unknownStatus };
 }

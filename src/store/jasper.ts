@@ -122,7 +122,7 @@ export async function readStaging(db: Knex | Knex.Transaction, providerId: strin
 /** Production's SIMs of a provider, by ICCID. */
 export async function loadSims(db: Knex | Knex.Transaction, providerId: string): Promise<Map<string, Sim>> {
   const rows = (await db('jasper_devices').where({ provider_id: providerId }).select('iccid', 'status', 'rate_plan', 'communication_plan')) as Array<Record<string, string | null>>;
-  return new Map(rows.map((r) => [r.iccid!, { iccid: r.iccid!, status: r.status!, ratePlan: r.rate_plan ?? null, communicationPlan: r.communication_plan ?? null }]));
+  return new Map(rows.map((r) => [r.iccid!, { iccid: r.iccid!, status: r.status!, ratePlan: r.rate_plan ?? '', communicationPlan: r.communication_plan ?? '' }]));
 }
 
 const DEVICE_COLUMNS = columns({ provider_id: 'text', iccid: 'text', status: 'text', rate_plan: 'text', communication_plan: 'text', updated_at: 'timestamptz' });

@@ -11,7 +11,7 @@ import { BACKENDS, createTestDatabase, type TestDatabase } from '../support/back
 
 const SP: ServiceProvider = { id: 'sp1', name: 'EU', apiBaseUrl: 'https://rws-eu.example', username: 'api', billingEndDay: 15, billingEndHour: 6, enabled: true };
 const iccid = (n: number) => `89012600000000${String(n).padStart(5, '0')}`;
-const record = (page: number, position: number, n: number, status = 'ACTIVATED'): StagedSim => ({ pageNumber: page, position, iccid: iccid(n), status, ratePlan: 'rp', communicationPlan: null });
+const record = (page: number, position: number, n: number, status = 'ACTIVATED'): StagedSim => ({ pageNumber: page, position, iccid: iccid(n), status, ratePlan: 'rp', communicationPlan: 'cp' });
 
 describe.each(BACKENDS)('jasper store on %s', (backend) => {
   let db: TestDatabase;
