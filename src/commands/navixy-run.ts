@@ -156,11 +156,15 @@ async function readSnapshot(portal: Knex, portalTarget: DbTarget, target: DbTarg
     });
   } catch (error) {
     const where = target ?? portalTarget;
-    const missing = /no such table|relation .* does not exist/i.test(String((error as Error).message));
+    const text = String((error as Error).message);
+    const missing = /no such table|relation .* does not exist/i.test(text);
     const message = missing
       ? `the customer database (${where.display}) has no customers table: see the README, navixy-customers; nothing was changed`
       : `cannot read the customers from ${where.display}: ${describeDbError(where, error)}; nothing was changed`;
-    throw new JobFailure(message, missing ? EXIT.config : exitCodeOf(error));
+    // better-sqlite3 says a file whose folder does not exist with a plain TypeError: a path that
+    // cannot be opened, as SQLITE_CANTOPEN is (78), not a failed pass.
+    const unopenable = /directory does not exist/i.test(text);
+    throw new JobFailure(message, missing || unopenable ? EXIT.config : exitCodeOf(error));
   } finally {
     if (target !== null) await db.destroy();
   }

@@ -180,6 +180,14 @@ export function planNavixy(
     }
     eligible++;
     const current = group.filter((c) => c.hashSha256 === verdict.hashSha256);
+    if ((holders.get(verdict.hashSha256!) ?? 0) > 1) {
+      // Every holder of the hash is skipped, connected or not: no action on any of them, and no new
+      // connection with that hash. They stay eligible, so the validation fails and says why.
+      skips.push({ kind: 'skip', ref, reason: 'duplicate hash: another eligible customer has the same Navixy hash' });
+      if (current.length > 0) inStep++;
+      else missing++;
+      continue;
+    }
     close(
       group.filter((c) => c.hashSha256 !== verdict.hashSha256),
       'rotated hash',
@@ -196,11 +204,7 @@ export function planNavixy(
       continue;
     }
     missing++;
-    if ((holders.get(verdict.hashSha256!) ?? 0) > 1) {
-      skips.push({ kind: 'skip', ref, reason: 'duplicate hash: another eligible customer has the same Navixy hash' });
-    } else {
-      establishes.push({ kind: 'establish', ref, reason: group.length > 0 ? 'its connection has an earlier hash' : 'eligible, without a connection' });
-    }
+    establishes.push({ kind: 'establish', ref, reason: group.length > 0 ? 'its connection has an earlier hash' : 'eligible, without a connection' });
   }
 
   closes.sort((a, b) => byRef(a, b) || a.connectionId.localeCompare(b.connectionId));
@@ -244,11 +248,14 @@ export const PROBLEMS_SHOWN = 20;
  */
 export function validateNavixy(verdicts: readonly CustomerVerdict[], after: readonly Connection[], overrides: readonly Override[]): NavixyValidation {
   const plan = planNavixy(verdicts, after, overrides, { allow: true, maxShare: 1, minRows: 0 });
+  const digestOf = new Map(verdicts.map((v) => [v.customer.reference, v.hashSha256]));
+  const connected = new Set(after.filter((c) => isActive(c) && digestOf.get(c.customerRef) === c.hashSha256).map((c) => c.customerRef));
   const problems: string[] = [];
   for (const line of plan.lines) {
     if (line.kind === 'close') problems.push(`${line.ref}: connection ${line.connectionId} should not be active (${line.reason})`);
     else if (line.kind === 'establish') problems.push(`${line.ref}: eligible, without a connection on its current hash`);
-    else if (line.kind === 'skip' && line.reason.startsWith('duplicate hash')) problems.push(`${line.ref}: eligible, without a connection (${line.reason})`);
+    // A holder of a shared hash that is connected on it is in step; the others are what fails.
+    else if (line.kind === 'skip' && line.reason.startsWith('duplicate hash') && !connected.has(line.ref)) problems.push(`${line.ref}: eligible, without a connection (${line.reason})`);
   }
   const { eligible, connections } = plan.counts;
   if (connections !== eligible) problems.unshift(`${connections} active connection${connections === 1 ? '' : 's'} for ${eligible} eligible customer${eligible === 1 ? '' : 's'}`);

@@ -174,12 +174,12 @@ describe('planNavixy', () => {
     expect(lines(p).filter((l) => l.startsWith('establish') || l.includes('duplicate'))).toEqual(['establish d1 (eligible, without a connection)']);
   });
 
-  it('a duplicate hash already connected for one holder: that connection is kept, the other holder skipped, validation fails', () => {
-    // As the code reads "never used for a new connection": the existing one is not new.
+  it('a duplicate hash already connected for one holder: each holder skipped, that connection left alone, validation fails', () => {
+    // "Each of them is skipped": no action on either, and no new connection with that hash.
     const c = conn('d1', 'same');
     const customers = [cust('d1', { hash: 'same' }), cust('d2', { hash: 'same' })];
     const p = plan(customers, [c]);
-    expect(lines(p)).toEqual(['skip d2 (duplicate hash: another eligible customer has the same Navixy hash)']);
+    expect(lines(p)).toEqual(['skip d1 (duplicate hash: another eligible customer has the same Navixy hash)', 'skip d2 (duplicate hash: another eligible customer has the same Navixy hash)']);
     expect(p.counts).toMatchObject({ eligible: 2, inStep: 1, missing: 1, extra: 0 });
     expect(validate(customers, [c])).toMatchObject({ ok: false, problems: ['1 active connection for 2 eligible customers', expect.stringMatching(/^d2: .*duplicate hash/)] });
   });
