@@ -12,3 +12,25 @@ export function takeSpecKeys(text: string, keys: readonly string[]): { rest: str
   }
   return { rest: rest.join(','), mine: mine.length > 0 ? mine.join(',') : undefined };
 }
+
+/**
+ * The `key=value` items of one generator's part of a spec, in order: an item without `=` has an
+ * empty value (the generator says what it wanted); a key not in `keys`, or given twice, is refused
+ * with `fail`, naming it.
+ */
+export function specItems(text: string, keys: readonly string[], fail: (message: string) => Error): Array<{ key: string; value: string }> {
+  const items: Array<{ key: string; value: string }> = [];
+  const seen = new Set<string>();
+  for (const part of text.split(',')) {
+    const item = part.trim();
+    if (item === '') continue;
+    const eq = item.indexOf('=');
+    const key = eq < 0 ? item : item.slice(0, eq).trim();
+    const value = eq < 0 ? '' : item.slice(eq + 1).trim();
+    if (!keys.includes(key)) throw fail(`generate spec: unknown key "${key}" (keys: ${keys.join(', ')})`);
+    if (seen.has(key)) throw fail(`generate spec: "${key}" is given twice`);
+    seen.add(key);
+    items.push({ key, value });
+  }
+  return items;
+}

@@ -31,7 +31,7 @@ import { columns, insertRows } from '../../store/sql.js';
 import { GenerateSpecError } from '../aws/generate.js';
 import { prng } from '../prng.js';
 import { connectionId, type ConnectionStatus, type ForwarderCustomer } from './fixture.js';
-import { takeSpecKeys } from '../generate-spec.js';
+import { specItems, takeSpecKeys } from '../generate-spec.js';
 
 export interface ForwarderGenerateSpec {
   customers: number;
@@ -59,14 +59,7 @@ export function splitForwarderSpec(text: string): { rest: string; forwarder: str
 /** `customers=50000,drift=1` (these keys only; see splitForwarderSpec). */
 export function parseForwarderGenerateSpec(text: string): ForwarderGenerateSpec {
   const given = new Map<string, number>();
-  for (const part of text.split(',')) {
-    const item = part.trim();
-    if (item === '') continue;
-    const eq = item.indexOf('=');
-    const key = eq < 0 ? item : item.slice(0, eq).trim();
-    const value = eq < 0 ? '' : item.slice(eq + 1).trim();
-    if (!(FORWARDER_GENERATE_KEYS as readonly string[]).includes(key)) throw new GenerateSpecError(`generate spec: unknown key "${key}" (keys: ${FORWARDER_GENERATE_KEYS.join(', ')})`);
-    if (given.has(key)) throw new GenerateSpecError(`generate spec: "${key}" is given twice`);
+  for (const { key, value } of specItems(text, FORWARDER_GENERATE_KEYS, (m) => new GenerateSpecError(m))) {
     if (key === 'customers') {
       if (!/^\d+$/.test(value)) throw new GenerateSpecError(`generate spec: customers must be a non-negative integer, got "${value}"`);
       given.set(key, Number(value));

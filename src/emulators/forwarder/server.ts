@@ -24,7 +24,7 @@
  * The fixture (the `forwarder` section of the fleet file) is re-read when the file changes
  * (../fixture-file.ts), replacing the state, fault counters included.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FixtureError, FixtureFile } from '../fixture-file.js';
@@ -43,6 +43,7 @@ import {
 } from './fixture.js';
 import { CursorCodec } from './paging.js';
 import { ForwarderState, isActive, type ForwarderStateCounts } from './state.js';
+import { readBody, sha } from '../http-body.js';
 
 export interface ForwarderEmulatorOptions {
   /** A fleet file whose `forwarder` section is served; re-read whenever it changes (checked on each request). */
@@ -141,22 +142,6 @@ function decodeSegment(segment: string): string | undefined {
   }
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= limit) chunks.push(chunk);
-    });
-    req.on('end', () => resolve(size > limit ? undefined : Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function sha(text: string): Buffer {
-  return createHash('sha256').update(text, 'utf8').digest();
-}
 
 /** Checks `Authorization: Bearer <token>`; the messages say what is wrong, never what was sent. */
 function checkToken(header: string | undefined, token: string): void {

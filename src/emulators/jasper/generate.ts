@@ -10,7 +10,7 @@
  */
 import type { Knex } from 'knex';
 import { GenerateSpecError } from '../aws/generate.js';
-import { takeSpecKeys } from '../generate-spec.js';
+import { specItems, takeSpecKeys } from '../generate-spec.js';
 import { prng } from '../prng.js';
 import { DEFAULT_USERNAME } from './fixture.js';
 
@@ -39,14 +39,7 @@ export function splitJasperSpec(text: string): { rest: string; jasper: string | 
 /** `sims=100000,jasperProviders=3` (these keys only; see splitJasperSpec). */
 export function parseJasperGenerateSpec(text: string): JasperGenerateSpec {
   const given = new Map<string, number>();
-  for (const part of text.split(',')) {
-    const item = part.trim();
-    if (item === '') continue;
-    const eq = item.indexOf('=');
-    const key = eq < 0 ? item : item.slice(0, eq).trim();
-    const value = eq < 0 ? '' : item.slice(eq + 1).trim();
-    if (!(JASPER_GENERATE_KEYS as readonly string[]).includes(key)) throw new GenerateSpecError(`generate spec: unknown key "${key}" (keys: ${JASPER_GENERATE_KEYS.join(', ')})`);
-    if (given.has(key)) throw new GenerateSpecError(`generate spec: "${key}" is given twice`);
+  for (const { key, value } of specItems(text, JASPER_GENERATE_KEYS, (m) => new GenerateSpecError(m))) {
     if (!/^\d+$/.test(value)) throw new GenerateSpecError(`generate spec: ${key} must be a non-negative integer, got "${value}"`);
     given.set(key, Number(value));
   }

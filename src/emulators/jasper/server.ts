@@ -27,7 +27,7 @@
  * The fixture (the `jasper` section of the fleet file) is re-read when the file changes
  * (../fixture-file.ts), replacing the state, the control endpoint's changes and the fault counters.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FixtureError, FixtureFile, parseFixtureJson } from '../fixture-file.js';
@@ -48,6 +48,7 @@ import {
   type JasperProvider,
 } from './fixture.js';
 import { JasperState, type StoredDevice } from './state.js';
+import { readBody, sha } from '../http-body.js';
 
 export interface JasperEmulatorOptions {
   /** A fleet file whose `jasper` section is served; re-read whenever it changes (checked on each request). */
@@ -147,22 +148,6 @@ class ApiError extends Error {
   }
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= limit) chunks.push(chunk);
-    });
-    req.on('end', () => resolve(size > limit ? undefined : Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function sha(text: string): Buffer {
-  return createHash('sha256').update(text, 'utf8').digest();
-}
 
 /** Checks `Authorization: Basic base64(user:key)`; the messages say what is wrong, never what was sent. */
 function checkBasic(header: string | undefined, provider: JasperProvider): void {
