@@ -115,7 +115,11 @@ export async function runJasper(opts: JasperOptions, env: Env): Promise<number> 
     result = { ...base, status: listed.status, exitCode: listed.exitCode, finishedAt: new Date(), providers: [], error: listed.error };
   } else {
     const chosen = listed.providers.filter((p) => (settings.only === null ? p.enabled : p.id === settings.only));
-    if (settings.only !== null && chosen.length === 0) throw new ConfigError(`no service provider ${settings.only}: see \`portal-sync jasper providers list\``);
+    if (settings.only !== null && chosen.length === 0) {
+      const error = new ConfigError(`no service provider ${settings.only}: see \`portal-sync jasper providers list\``);
+      await reportConfigFailure(JASPER_COMMAND, opts, error, startedAt);
+      throw error;
+    }
     if (chosen.length === 0) log.warn('no enabled service provider: add one with `portal-sync jasper providers add`');
     const providers: ProviderResult[] = [];
     for (const provider of chosen) {
@@ -190,7 +194,14 @@ class ProviderSync {
     const variable = `JASPER_API_KEY_${envSuffix(provider.id)}`;
     const apiKey = this.env[variable];
     if (!apiKey) throw new JobFailure(`service provider ${provider.id}: no API key: set ${variable}`, EXIT.config);
-    const client = new JasperClient({ providerId: provider.id, baseUrl: provider.apiBaseUrl, username: provider.username, apiKey }, this.settings.limits, this.calls);
+    const client = new JasperClient(
+      { providerId: provider.id, baseUrl: provider.apiBaseUrl, username: provider.username, apiKey },
+      this.settings.limits,
+      this.calls,
+      undefined,
+      undefined,
+      this.interruption.signal,
+    );
     const cursor = await readCursor(db, provider.id);
     const start = this.startingPoint(cursor);
     // A dry run stages nothing: the pages it reads are kept here, after what earlier passes staged.

@@ -94,9 +94,10 @@ export function registerJasper(program: Command, run: (action: () => Promise<num
     .option('--json', 'one JSON document')
     .option('--db <url>', 'portal database (env PORTAL_SYNC_DB, then DATABASE_URL)')
     .addOption(new Option('--log-format <format>', 'errors on stderr as text or json lines').choices(['text', 'json']).default('text'))
-    .action((opts: { db?: string; json?: boolean }, command: Command) =>
+    .action((_opts: { db?: string; json?: boolean }, command: Command) =>
       run(() =>
         withDb(dbOf(command), async (db) => {
+          const opts = command.optsWithGlobals() as { json?: boolean };
           const list = (await listProviders(db)).map((p) => ({ ...p, apiKeyVariable: `JASPER_API_KEY_${envSuffix(p.id)}`, apiKeySet: Boolean(process.env[`JASPER_API_KEY_${envSuffix(p.id)}`]) }));
           if (opts.json) writeStdout(JSON.stringify({ providers: list }, null, 2) + '\n');
           else if (list.length === 0) writeStdout('no service provider: add one with `portal-sync jasper providers add`\n');
@@ -127,7 +128,10 @@ export function registerJasper(program: Command, run: (action: () => Promise<num
     );
 }
 
-/** --db wherever it was typed: `jasper --db x providers list` and `jasper providers list --db x` alike (commander gives it to the parent). */
+/**
+ * --db wherever it was typed: `jasper --db x providers list` and `jasper providers list --db x` alike.
+ * Commander gives an option the parent command also has (--db, --json, --log-format) to the parent.
+ */
 function dbOf(command: Command): string | undefined {
   return (command.optsWithGlobals() as { db?: string }).db;
 }

@@ -59,6 +59,8 @@ export class JasperClient {
     readonly calls: ApiCallCounter,
     private readonly clock: Clock = REAL_CLOCK,
     private readonly random: () => number = Math.random,
+    /** A signal (SIGTERM, SIGINT) ends the request in flight and any wait at once: a pass never waits a page out. */
+    private readonly stop: AbortSignal = new AbortController().signal,
   ) {
     this.pacer = new Pacer(limits.rate, clock);
     this.budgetLeftMs = limits.retryBudgetMs;
@@ -81,12 +83,14 @@ export class JasperClient {
         this.budgetLeftMs -= wait;
         this.retries.count++;
         this.retries.waitedMs += wait;
-        await this.clock.sleep(wait);
+        await Promise.race([this.clock.sleep(wait), stopped(this.stop)]);
+        this.stop.throwIfAborted();
       }
     }
   }
 
   private async once(url: string, pageNumber: number): Promise<DevicesPage> {
+    this.stop.throwIfAborted();
     await this.pacer.acquire();
     this.calls.add(DEVICES_OPERATION);
     const subject = `Control Center of service provider ${this.endpoint.providerId}, devices page ${pageNumber}`;
@@ -96,10 +100,12 @@ export class JasperClient {
     try {
       response = await fetch(url, {
         headers: { authorization: `Basic ${Buffer.from(`${this.endpoint.username}:${this.endpoint.apiKey}`).toString('base64')}`, accept: 'application/json' },
-        signal: timeout.signal,
+        signal: AbortSignal.any([timeout.signal, this.stop]),
       });
       text = await response.text();
     } catch (error) {
+      // Not a failure of Control Center: the pass was told to stop.
+      this.stop.throwIfAborted();
       if ((error as { name?: string } | null)?.name === 'TimeoutError' || timeout.signal.aborted) {
         throw new TransientError('timeout', `${subject}: timed out after ${this.limits.requestTimeoutMs} ms`, undefined, null);
       }
@@ -122,6 +128,14 @@ export class JasperClient {
     this.pacer.succeeded();
     return pageOf(text, subject);
   }
+}
+
+/** Resolves when `signal` aborts (never, if it does not): a wait that a signal cuts short. */
+function stopped(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
 }
 
 class TransientError extends ProviderError {
