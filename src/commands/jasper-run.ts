@@ -124,7 +124,7 @@ export async function runJasper(opts: JasperOptions, env: Env): Promise<number> 
     const providers: ProviderResult[] = [];
     for (const provider of chosen) {
       if (interruption.received() !== null) break;
-      providers.push(await providerPass(provider, config, settings, env, log, interruption));
+      providers.push(await providerPass(provider, config, settings, env, log, interruption, startedAt));
     }
     result = { ...base, ...overall(providers), finishedAt: new Date(), providers };
   }
@@ -163,7 +163,15 @@ function resolveJasperSettings(opts: JasperOptions): JasperSettings {
   };
 }
 
-async function providerPass(provider: ServiceProvider, config: PassConfig, settings: JasperSettings, env: Env, log: Logger, interruption: Interruption): Promise<ProviderResult> {
+async function providerPass(
+  provider: ServiceProvider,
+  config: PassConfig,
+  settings: JasperSettings,
+  env: Env,
+  log: Logger,
+  interruption: Interruption,
+  passStartedAt: Date,
+): Promise<ProviderResult> {
   const startedAt = new Date();
   const calls = new ApiCallCounter();
   const empty = { provider: provider.id, mode: null, modifiedSince: null, pages: { from: 1, read: 0, complete: false, resumeAt: null }, staged: 0, promotion: null, retries: { count: 0, waitedMs: 0 } };
@@ -171,7 +179,7 @@ async function providerPass(provider: ServiceProvider, config: PassConfig, setti
     { ...config, lockName: `${JASPER_COMMAND}@${provider.id}` },
     log,
     startedAt,
-    ({ db }) => new ProviderSync(db, provider, config, settings, env, log, interruption, calls, startedAt).run(),
+    ({ db }) => new ProviderSync(db, provider, config, settings, env, log, interruption, calls, startedAt, passStartedAt).run(),
     (end) => ({ ...empty, status: end.status, exitCode: end.exitCode, runId: end.runId, apiCalls: calls.toJSON(), error: `${end.error}` }),
   );
 }
@@ -187,6 +195,7 @@ class ProviderSync {
     private readonly interruption: Interruption,
     private readonly calls: ApiCallCounter,
     private readonly startedAt: Date,
+    private readonly passStartedAt: Date,
   ) {}
 
   async run(): Promise<ProviderResult> {
@@ -213,8 +222,11 @@ class ProviderSync {
     let staged = 0;
     let complete = false;
     let failure: unknown = null;
+    // --max-duration, from the start of the whole pass: a provider stops at a page boundary and resumes next time.
+    const deadline = config.maxDurationMs === null ? null : this.passStartedAt.getTime() + config.maxDurationMs;
     while (this.settings.maxPages === null || read < this.settings.maxPages) {
       if (this.interruption.received() !== null) break;
+      if (deadline !== null && Date.now() >= deadline) break;
       let answer;
       try {
         answer = await client.devicesPage(start.modifiedSince, page);
@@ -300,7 +312,7 @@ class ProviderSync {
         : `${failure instanceof Error ? failure.message : String(failure)}; nothing promoted, the cursor kept${this.config.dryRun ? '' : `: the next pass resumes at page ${base.pages.resumeAt}`}`;
     const status: ProviderResult['status'] = stoppedByLimit ? 'ok' : signal !== null ? 'interrupted' : 'failed';
     const exitCode = stoppedByLimit ? EXIT.ok : signal !== null ? interruptExitCode(signal) : exitCodeOf(failure);
-    if (stoppedByLimit) this.log.info(`service provider ${this.provider.id}: stopped at --max-pages after ${base.pages.read} pages; the next pass resumes at page ${base.pages.resumeAt}`);
+    if (stoppedByLimit) this.log.info(`service provider ${this.provider.id}: stopped at --max-pages or --max-duration after ${base.pages.read} pages; the next pass resumes at page ${base.pages.resumeAt}`);
     const summary = { ...this.summary(base, null, client) };
     const runId = this.config.dryRun
       ? null

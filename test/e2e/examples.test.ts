@@ -20,6 +20,8 @@ import { openKnex, parseDbUrl } from '../../src/store/db.js';
 import { startTestAws, type TestAws } from '../support/aws.js';
 import { startTestEventHub, type TestEventHub } from '../support/eventhub.js';
 import { startTestForwarder, type TestForwarder } from '../support/forwarder.js';
+import { startTestJasper, type TestJasper } from '../support/jasper.js';
+import { seedJasperProviders } from '../../src/emulators/jasper/index.js';
 import { builtModule } from '../support/built.js';
 import { childEnv, collect, runCli, waitFor, type CliResult } from '../support/cli.js';
 import { copies, execForm, inBuildContext, parseDockerfile, workdir, type Stage } from '../support/dockerfile.js';
@@ -466,6 +468,7 @@ describe.runIf(haveYaml)('examples/kubernetes-cronjob.yaml', () => {
     let aws: TestAws;
     let eventHub: TestEventHub;
     let forwarder: TestForwarder;
+    let jasper: TestJasper;
     let gateway: { url: string; stop(): Promise<void> } | null = null;
 
     beforeAll(async () => {
@@ -476,6 +479,9 @@ describe.runIf(haveYaml)('examples/kubernetes-cronjob.yaml', () => {
       // The customer database of navixy-customers, as `emulate --seed-models` writes the fleet's: the
       // portal database's customers table (the CronJob's customers-database-url is optional).
       await seedCustomers(portal.db.knex(), forwarder.emulator.fixture().customers);
+      // jasper's service providers, as `emulate --seed-models` writes them: the emulator's base URLs.
+      jasper = await startTestJasper(FLEET);
+      await seedJasperProviders(portal.db.knex(), jasper.emulator.providers());
       const started = await startPushgateway();
       if ('skipped' in started) requireOrSkip("the CronJobs' Pushgateway", { ok: false, reason: started.skipped });
       else gateway = started;
@@ -485,6 +491,7 @@ describe.runIf(haveYaml)('examples/kubernetes-cronjob.yaml', () => {
       await aws?.close();
       await eventHub?.close();
       await forwarder?.close();
+      await jasper?.close();
       await portal?.close();
     });
 
@@ -498,6 +505,7 @@ describe.runIf(haveYaml)('examples/kubernetes-cronjob.yaml', () => {
           'aws-secret-access-key': aws.env().AWS_SECRET_ACCESS_KEY!,
           'eventhub-connection-string': eventHub.emulator.env().EVENTHUB_CONNECTION_STRING,
           'navixy-forwarder-token': forwarder.env().NAVIXY_FORWARDER_TOKEN!,
+          'jasper-api-key-sp1': jasper.emulator.env().JASPER_API_KEY_SP1!,
           // No customers-database-url: an optional key the Secret lacks leaves its variable unset.
         },
       };

@@ -123,7 +123,7 @@ describe.each(BACKENDS)('history on %s', (backend) => {
     const type = await history('--type', 'bogus');
     expect(type.code).toBe(64);
     expect(type.stderr).toContain(
-      '--type must be one of skip, fail, warning, create, update, delete, guard, stale, conflict, listing, deletes-withheld, error, interrupted, action, withheld; got "bogus"',
+      '--type must be one of skip, fail, warning, create, update, delete, guard, stale, conflict, listing, deletes-withheld, error, interrupted, action, withheld, discrepancy, override, validation; got "bogus"',
     );
     expect((await history('--command', 'edge')).code).toBe(0);
     expect((await history('--type', 'deletes-withheld')).code).toBe(0);

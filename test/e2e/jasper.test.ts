@@ -465,6 +465,17 @@ describe.each(BACKENDS)('jasper end to end on %s', (backend) => {
     expect(await production()).toEqual(promoted('sp1', listing, seeded));
   });
 
+  it('4b. --max-duration already spent stops at a page boundary like --max-pages: exit 0, nothing read or promoted', async () => {
+    const { result, doc } = await runJson(['--max-duration', '1ms']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(pagesAsked()).toEqual([]);
+    expect(doc.providers[0]).toMatchObject({ status: 'ok', pages: { read: 0, complete: false }, promotion: null });
+    expect(await production()).toEqual([]);
+    const rest = await runJson();
+    expect(rest.result.code, rest.result.stderr).toBe(0);
+    expect(rest.doc.providers[0].pages).toMatchObject({ from: 1, read: 5, complete: true });
+  });
+
   it('4. --max-pages 2 on a 5-page listing: exit 0, nothing promoted, resumes at page 3; the next pass reads pages 3-5 only and promotes all', async () => {
     const before1 = Date.now();
     const { result, doc } = await runJson(['--max-pages', '2']);

@@ -45,10 +45,10 @@ describe.each(BACKENDS)('the store on %s', (backend) => {
   beforeAll(async () => {
     db = await createTestDatabase(backend);
     k = db.knex();
-    expect(await pendingMigrations(k)).toEqual(['001_devices_and_run_log.cjs', '002_edge_concentrators_gateways.cjs', '003_column_limits.cjs', '004_aws.cjs', '005_telemetry.cjs']);
+    expect(await pendingMigrations(k)).toEqual(['001_devices_and_run_log.cjs', '002_edge_concentrators_gateways.cjs', '003_column_limits.cjs', '004_aws.cjs', '005_telemetry.cjs', '006_navixy_customers.cjs', '007_jasper.cjs']);
     // Finding them wrote nothing, not even knex's bookkeeping table.
     expect(await k.schema.hasTable('portal_sync_migrations')).toBe(false);
-    expect(await migrateLatest(k)).toEqual(['001_devices_and_run_log.cjs', '002_edge_concentrators_gateways.cjs', '003_column_limits.cjs', '004_aws.cjs', '005_telemetry.cjs']);
+    expect(await migrateLatest(k)).toEqual(['001_devices_and_run_log.cjs', '002_edge_concentrators_gateways.cjs', '003_column_limits.cjs', '004_aws.cjs', '005_telemetry.cjs', '006_navixy_customers.cjs', '007_jasper.cjs']);
   });
   afterAll(() => db.drop());
   beforeEach(async () => {
