@@ -313,7 +313,7 @@ class ProviderSync {
     const status: ProviderResult['status'] = stoppedByLimit ? 'ok' : signal !== null ? 'interrupted' : 'failed';
     const exitCode = stoppedByLimit ? EXIT.ok : signal !== null ? interruptExitCode(signal) : exitCodeOf(failure);
     if (stoppedByLimit) this.log.info(`service provider ${this.provider.id}: stopped at --max-pages or --max-duration after ${base.pages.read} pages; the next pass resumes at page ${base.pages.resumeAt}`);
-    const summary = { ...this.summary(base, null, client) };
+    const summary = this.summary(base, null, client);
     const runId = this.config.dryRun
       ? null
       : await recordRun(

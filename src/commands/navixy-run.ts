@@ -200,6 +200,3 @@ function summaryOf(plan: NavixyPlan, actions: readonly NavixyActionResult[], val
     apiCalls: calls.toJSON(),
   };
 }
-
-export type NavixySummary = ReturnType<typeof summaryOf>;
-export { summaryOf as navixySummary };
