@@ -119,11 +119,13 @@ describe('JasperClient', () => {
   });
 
   it('takes a record as given: fields missing or of another type become null, for the promotion to skip', async () => {
-    handler = (_req, res) => json(res, 200, { devices: [{ iccid: 8901, status: 'ACTIVATED' }, null], pageNumber: 1, lastPage: true });
+    handler = (_req, res) => json(res, 200, { devices: [{ iccid: 8901, status: 'ACTIVATED' }, null, { iccid: '8901260000000000001', status: 'ACTI\u0000VATED', ratePlan: 'rp', communicationPlan: 'cp' }], pageNumber: 1, lastPage: true });
     const { c } = client();
     expect((await c.devicesPage(new Date(), 1)).devices).toEqual([
       { iccid: null, status: 'ACTIVATED', ratePlan: null, communicationPlan: null },
       { iccid: null, status: null, ratePlan: null, communicationPlan: null },
+      // A NUL byte, which PostgreSQL's text cannot hold: the field is missing, so the record is rejected, not the page.
+      { iccid: '8901260000000000001', status: null, ratePlan: 'rp', communicationPlan: 'cp' },
     ]);
   });
 });

@@ -168,7 +168,11 @@ function errorCodeOf(text: string): string | null {
   }
 }
 
-const textOrNull = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+/**
+ * A field as staged: a string, or null (absent, another type, or holding a NUL, which PostgreSQL's
+ * text cannot take: staged as is, it would fail the whole page). The promotion rejects the record.
+ */
+const textOrNull = (v: unknown): string | null => (typeof v === 'string' && !v.includes('\u0000') ? v : null);
 
 function pageOf(text: string, subject: string): DevicesPage {
   let body: { devices?: unknown; pageNumber?: unknown; lastPage?: unknown };
