@@ -29,12 +29,29 @@ const OBSERVED = 10;
 const CUT_HOLD_MS = 1_000;
 /** Successes that bring a halved rate back up to where it was (additive increase). */
 const RECOVERY_STEPS = 10;
+/** With a metering window: how much faster each window's worth of successes lets the pacer go (probing). */
+const PROBE_PER_WINDOW = 0.02;
+
+export interface PacerOptions {
+  /**
+   * The provider's metering window, when it meters each API over a fixed span (AWS: per second).
+   * Then a 429 sets the rate to what the provider accepted over the last window (less the margin),
+   * and the pacer probes above it slowly, 2% a window, for quota others stopped using.
+   * Without (IoT Hub's per-minute quotas, met by serial requests), a 429 halves the rate.
+   */
+  readonly windowMs?: number;
+}
 
 /**
  * Paces the requests of one pass and slows down when the provider throttles: a token bucket of one
  * (requests evenly spaced at the rate asked for, so the hub's quota left to others stays free),
- * halved on each 429 and crept back up on success (AIMD). Without a rate it does not pace at all
- * until the first 429, which halves the rate it was actually going at.
+ * cut on a 429 and crept back up on success (AIMD). Without a rate it does not pace at all until
+ * the first 429, which cuts the rate it was actually going at.
+ *
+ * Why measure with a window: halving and creeping back to the rate that was throttled sent a
+ * pass at 8 requests in flight straight back over AWS's per-second rate (and, unpaced again,
+ * far over it) every two seconds; each burst of 429s held requests in their backoff and, now and
+ * then, failed a thing past --max-retries. What AWS accepted over its window is its rate.
  */
 export class Pacer {
   private gapMs: number | null;
@@ -44,13 +61,19 @@ export class Pacer {
   private readonly sent: number[] = [];
   /** When the rate was last cut: a 429 to a request sent before then was answered to the old rate. */
   private cutAt = -Infinity;
+  /** With a metering window: when each success of the last window came back, oldest first from `acceptedFrom`. */
+  private readonly accepted: number[] = [];
+  private acceptedFrom = 0;
+  private readonly windowMs: number | undefined;
 
   constructor(
     rate: Rate | null,
     private readonly clock: Clock,
+    options: PacerOptions = {},
   ) {
     this.gapMs = rate ? rate.perMs / (rate.requests * RATE_MARGIN) : null;
     this.minGapMs = this.gapMs ?? 0;
+    this.windowMs = options.windowMs;
   }
 
   /** Waits for this request's turn; returns how long it waited (time spent on quota). */
@@ -76,16 +99,31 @@ export class Pacer {
    */
   throttled(sentAt?: number): void {
     if (sentAt !== undefined && sentAt < this.cutAt + CUT_HOLD_MS) return;
-    this.cutAt = this.clock.now();
-    const current = this.gapMs ?? this.observedGapMs();
-    this.gapMs = Math.max(current, 1) * 2;
-    // Back to the former rate over RECOVERY_STEPS successes, in equal steps of rate.
-    this.stepPerMs = 1 / current / RECOVERY_STEPS;
-    this.nextAt = Math.max(this.nextAt, this.clock.now() + this.gapMs);
+    const now = this.clock.now();
+    this.cutAt = now;
+    const accepted = this.acceptedInWindow(now);
+    if (this.windowMs !== undefined && accepted > 0) {
+      this.gapMs = Math.max(this.windowMs / (accepted * RATE_MARGIN), this.minGapMs);
+      this.stepPerMs = PROBE_PER_WINDOW / this.windowMs;
+    } else {
+      const current = this.gapMs ?? this.observedGapMs();
+      this.gapMs = Math.max(current, 1) * 2;
+      // Back to the former rate over RECOVERY_STEPS successes, in equal steps of rate.
+      this.stepPerMs = 1 / current / RECOVERY_STEPS;
+    }
+    // The window the 429 came from is full until its oldest success ages out: sending before then
+    // would only meet more 429s (and burn the retries of whoever sent them).
+    const windowFrees = accepted > 0 ? this.accepted[this.acceptedFrom]! + this.windowMs! : 0;
+    this.nextAt = Math.max(this.nextAt, now + this.gapMs, windowFrees);
   }
 
   /** A success: creep the rate back up, never past the rate asked for. */
   succeeded(): void {
+    if (this.windowMs !== undefined) {
+      const now = this.clock.now();
+      this.accepted.push(now);
+      this.acceptedInWindow(now);
+    }
     if (this.gapMs === null || this.stepPerMs === 0) return;
     const gap = 1 / (1 / this.gapMs + this.stepPerMs);
     this.gapMs = Math.max(gap, this.minGapMs);
@@ -96,6 +134,18 @@ export class Pacer {
   /** The gap between requests now (ms); null when not paced. */
   get currentGapMs(): number | null {
     return this.gapMs;
+  }
+
+  /** Successes of the last metering window (none without a window); older ones are forgotten. */
+  private acceptedInWindow(now: number): number {
+    if (this.windowMs === undefined) return 0;
+    while (this.acceptedFrom < this.accepted.length && this.accepted[this.acceptedFrom]! <= now - this.windowMs) this.acceptedFrom++;
+    // Drop the forgotten head now and then, not on every call: a shift per success is quadratic.
+    if (this.acceptedFrom > 1_024 && this.acceptedFrom * 2 > this.accepted.length) {
+      this.accepted.splice(0, this.acceptedFrom);
+      this.acceptedFrom = 0;
+    }
+    return this.accepted.length - this.acceptedFrom;
   }
 
   private observedGapMs(): number {

@@ -93,4 +93,69 @@ describe('Pacer', () => {
     await pacer.acquire();
     expect(sleeps.length).toBe(1);
   });
+
+  describe('with a metering window (AWS: each API per second)', () => {
+    const WINDOW = { windowMs: 1_000 };
+
+    /** `n` successes `everyMs` apart, each after its wait. */
+    function succeed(pacer: Pacer, advance: (ms: number) => void, n: number, everyMs: number) {
+      for (let i = 0; i < n; i++) {
+        advance(everyMs);
+        pacer.succeeded();
+      }
+    }
+
+    it('a 429 sets the rate to what the window accepted, less the margin, and waits for the window to free', async () => {
+      const { clock, sleeps, advance } = manualClock();
+      const pacer = new Pacer(null, clock, WINDOW);
+      const start = clock.now();
+      // 100 accepted in half a second, unpaced: the window of the provider is full.
+      succeed(pacer, advance, 100, 5);
+      pacer.throttled(clock.now());
+      expect(pacer.currentGapMs).toBeCloseTo(1_000 / (100 * 0.95), 6);
+      // The oldest success (start + 5) ages out of the window at start + 1005: nothing is sent before.
+      await pacer.acquire();
+      expect(clock.now()).toBe(start + 1_005);
+      expect(sleeps).toEqual([505]);
+    });
+
+    it('counts only the successes of the last window', () => {
+      const { clock, advance } = manualClock();
+      const pacer = new Pacer(null, clock, WINDOW);
+      succeed(pacer, advance, 300, 1);
+      advance(2_000);
+      succeed(pacer, advance, 40, 10);
+      pacer.throttled(clock.now());
+      expect(pacer.currentGapMs).toBeCloseTo(1_000 / (40 * 0.95), 6);
+    });
+
+    it('probes 2% faster for each window of successes after a cut, never past the rate asked for', () => {
+      const { clock, advance } = manualClock();
+      const unasked = new Pacer(null, clock, WINDOW);
+      succeed(unasked, advance, 200, 2);
+      unasked.throttled(clock.now());
+      const cut = unasked.currentGapMs!;
+      // A window's worth of successes at the new rate: 190.
+      succeed(unasked, advance, 190, cut);
+      expect(unasked.currentGapMs).toBeCloseTo(cut / 1.02, 6);
+
+      const asked = new Pacer(parseRate('100/s'), clock, WINDOW);
+      // Others take half of the quota: 50 accepted in the window.
+      succeed(asked, advance, 50, 20);
+      asked.throttled(clock.now());
+      expect(asked.currentGapMs).toBeCloseTo(1_000 / (50 * 0.95), 6);
+      succeed(asked, advance, 5_000, 11);
+      // Never past 100/s less the margin.
+      expect(asked.currentGapMs).toBeCloseTo(1_000 / (100 * 0.95), 6);
+    });
+
+    it('halves, as without a window, when nothing was accepted in the window (the quota taken by others)', () => {
+      const { clock, advance } = manualClock();
+      const pacer = new Pacer(parseRate('50/s'), clock, WINDOW);
+      const gap = pacer.currentGapMs!;
+      advance(5_000);
+      pacer.throttled(clock.now());
+      expect(pacer.currentGapMs).toBeCloseTo(2 * gap, 6);
+    });
+  });
 });

@@ -49,6 +49,9 @@ const GREENGRASS_PAGE_SIZE = 100;
 /** SearchIndex: "This maximum number cannot exceed 100" (API reference; older copies said 500). */
 const SEARCH_PAGE_SIZE = 100;
 
+/** AWS meters each API per second ("AWS IoT Core API throttling limits": transactions per second). */
+const AWS_METERING_WINDOW_MS = 1_000;
+
 type Service = 'iot' | 'dataPlane' | 'greengrass';
 const SERVICE_NAME: Record<Service, string> = { iot: 'AWS IoT', dataPlane: 'AWS IoT data plane', greengrass: 'AWS Greengrass V2' };
 
@@ -385,7 +388,7 @@ export class AwsIot {
   private pacerOf(operation: string): Pacer {
     let pacer = this.pacers.get(operation);
     if (!pacer) {
-      pacer = new Pacer(this.config.rate, this.clock);
+      pacer = new Pacer(this.config.rate, this.clock, { windowMs: AWS_METERING_WINDOW_MS });
       this.pacers.set(operation, pacer);
     }
     return pacer;
