@@ -24,8 +24,11 @@ async function inProduction(dbUrl: string, emulator: JasperEmulator): Promise<st
     if (stored.size !== want.size) return `${stored.size} SIMs in production, ${want.size} served`;
     for (const [iccid, d] of want) {
       const r = stored.get(iccid);
-      const plan = (v: string | null) => (v === null || v.trim() === '' ? null : v.trim());
-      if (!r || r.status !== d.status?.trim() || r.rate_plan !== plan(d.ratePlan) || r.communication_plan !== plan(d.communicationPlan)) return `SIM ${iccid} differs`;
+      if (!r) return `SIM ${iccid} missing`;
+      // Stored exactly as sent (INVENTORIES.md: no trimming, no normalising).
+      for (const [column, value] of [['status', d.status], ['rate_plan', d.ratePlan], ['communication_plan', d.communicationPlan]] as const) {
+        if (r[column] !== value) return `SIM ${iccid} differs: ${column} ${JSON.stringify(r[column])}, served ${JSON.stringify(value)}`;
+      }
     }
     return null;
   } finally {

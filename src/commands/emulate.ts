@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { ConfigError, resolveDb, resolveLogFormat, UsageError } from '../config.js';
 import type { AwsEmulator, AwsQuotaSpec } from '../emulators/aws/index.js';
-import type { EventHubEmulator, EventHubFixtureInput } from '../emulators/eventhub/index.js';
+import type { EventHubFixtureInput } from '../emulators/eventhub/index.js';
 import type { ForwarderEmulator, ForwarderFixtureInput } from '../emulators/forwarder/index.js';
 import type { Fixture, IotHubEmulator, QuotaSpec } from '../emulators/iothub/index.js';
 import type { JasperEmulator, JasperFixtureInput } from '../emulators/jasper/index.js';
@@ -151,64 +151,20 @@ async function emulate(opts: EmulateOptions): Promise<number> {
   } catch (error) {
     throw new UsageError(`--time-scale: ${(error as Error).message}`);
   }
-  let emulator: IotHubEmulator;
-  try {
-    emulator = await startIotHubEmulator({ fixturePath: opts.fixture, fixture, port, host: opts.host, ...(quota.hub ? { quota: quota.hub } : {}), timeScale });
-  } catch (error) {
-    throw new ConfigError(`cannot start the IoT Hub emulator: ${(error as Error).message}`);
-  }
-  let aws: AwsEmulator;
-  try {
-    aws = await startAwsEmulator({
-      ...(opts.fixture !== undefined ? { fixturePath: opts.fixture } : { fixture: awsFixture ?? {} }),
-      port: awsPort,
-      host: opts.host,
-      ...(quota.aws ? { quota: quota.aws } : {}),
-      timeScale,
-    });
-  } catch (error) {
-    await emulator.close();
-    throw new ConfigError(`cannot start the AWS emulator: ${(error as Error).message}`);
-  }
-  let eventhub: EventHubEmulator;
-  try {
-    eventhub = await startEventHubEmulator({
-      ...(opts.fixture !== undefined ? { fixturePath: opts.fixture } : { fixture: hubFixture ?? {} }),
-      port: eventhubPort,
-      host: opts.host,
-    });
-  } catch (error) {
-    await aws.close();
-    await emulator.close();
-    throw new ConfigError(`cannot start the Event Hubs emulator: ${(error as Error).message}`);
-  }
-  let forwarder: ForwarderEmulator;
-  try {
-    forwarder = await startForwarderEmulator({
-      ...(opts.fixture !== undefined ? { fixturePath: opts.fixture } : { fixture: forwarderFixture ?? {} }),
-      port: forwarderPort,
-      host: opts.host,
-    });
-  } catch (error) {
-    await eventhub.close();
-    await aws.close();
-    await emulator.close();
-    throw new ConfigError(`cannot start the forwarding service emulator: ${(error as Error).message}`);
-  }
-  let jasper: JasperEmulator;
-  try {
-    jasper = await startJasperEmulator({
-      ...(opts.fixture !== undefined ? { fixturePath: opts.fixture } : { fixture: jasperFixture ?? {} }),
-      port: jasperPort,
-      host: opts.host,
-    });
-  } catch (error) {
-    await forwarder.close();
-    await eventhub.close();
-    await aws.close();
-    await emulator.close();
-    throw new ConfigError(`cannot start the Cisco Control Center emulator: ${(error as Error).message}`);
-  }
+  const started = new StartedEmulators();
+  const emulator = await started.start('IoT Hub', () =>
+    startIotHubEmulator({ fixturePath: opts.fixture, fixture, port, host: opts.host, ...(quota.hub ? { quota: quota.hub } : {}), timeScale }),
+  );
+  // With --fixture every emulator reads its own section of the one file.
+  const source = <T>(generated: T) => (opts.fixture !== undefined ? { fixturePath: opts.fixture } : { fixture: generated });
+  const aws = await started.start('AWS', () =>
+    startAwsEmulator({ ...source(awsFixture ?? {}), port: awsPort, host: opts.host, ...(quota.aws ? { quota: quota.aws } : {}), timeScale }),
+  );
+  const eventhub = await started.start('Event Hubs', () => startEventHubEmulator({ ...source(hubFixture ?? {}), port: eventhubPort, host: opts.host }));
+  const forwarder = await started.start('forwarding service', () =>
+    startForwarderEmulator({ ...source(forwarderFixture ?? {}), port: forwarderPort, host: opts.host }),
+  );
+  const jasper = await started.start('Cisco Control Center', () => startJasperEmulator({ ...source(jasperFixture ?? {}), port: jasperPort, host: opts.host }));
   try {
     if (opts.seedModels !== undefined) await seedModels(emulator, aws, forwarder, jasper, opts.seedModels === true ? undefined : opts.seedModels, log);
     // Each emulator's variables, IoT Hub's first; no two sets share a name. Control Center's are its
@@ -231,13 +187,30 @@ async function emulate(opts: EmulateOptions): Promise<number> {
     await stopped;
     if (opts.writeEnv !== undefined) removeEnvFile(opts.writeEnv, exports);
   } finally {
-    await jasper.close();
-    await forwarder.close();
-    await eventhub.close();
-    await aws.close();
-    await emulator.close();
+    await started.closeAll();
   }
   return EXIT.ok;
+}
+
+/** The emulators started so far: one that fails to start closes those before it. */
+class StartedEmulators {
+  private readonly running: Array<{ close(): Promise<void> }> = [];
+
+  async start<E extends { close(): Promise<void> }>(name: string, start: () => Promise<E>): Promise<E> {
+    try {
+      const emulator = await start();
+      this.running.push(emulator);
+      return emulator;
+    } catch (error) {
+      await this.closeAll();
+      throw new ConfigError(`cannot start the ${name} emulator: ${(error as Error).message}`);
+    }
+  }
+
+  /** Last started, first closed. */
+  async closeAll(): Promise<void> {
+    for (const emulator of this.running.splice(0).reverse()) await emulator.close();
+  }
 }
 
 /**

@@ -4,13 +4,8 @@
  * and crept straight back to the rate that was throttled (unpaced again), so every other second
  * brought a burst of 429s; now and then one thing met six in a row and failed past --max-retries.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrateLatest } from '../../src/store/migrate.js';
-import { startTestAws, type TestAws } from '../support/aws.js';
-import { createTestDatabase, type TestDatabase } from '../support/backends.js';
+import { startSensorFleet, type SensorFleet } from '../support/aws.js';
 import { parseJson, runCli } from '../support/cli.js';
 
 const THINGS = 1_200;
@@ -18,30 +13,18 @@ const DESCRIBE_THING_PER_S = 200;
 const name = (i: number) => `q-${String(i).padStart(5, '0')}`;
 
 describe('things under a per-second DescribeThing rate', () => {
-  let db: TestDatabase;
-  let aws: TestAws;
-  let lockDir: string;
+  let fleet: SensorFleet;
 
   beforeAll(async () => {
-    db = await createTestDatabase('sqlite');
-    const k = db.knex();
-    await migrateLatest(k);
-    await k('device_models').insert({ id: 'dm-sensor', name: 'sensor', support_lora_features: false });
-    const things = Array.from({ length: THINGS }, (_, i) => ({ name: name(i), id: `id-${name(i)}`, type: 'sensor', version: 1, shadow: true }));
-    aws = await startTestAws(
-      { thingTypes: [{ name: 'sensor', id: 'tt-sensor', tags: { iotEdge: 'false' } }], things },
-      { quota: { DescribeThing: `${DESCRIBE_THING_PER_S}/s` } },
-    );
-    lockDir = mkdtempSync(join(tmpdir(), 'portal-sync-locks-'));
+    fleet = await startSensorFleet(THINGS, name, {}, { quota: { DescribeThing: `${DESCRIBE_THING_PER_S}/s` } });
   });
 
   afterAll(async () => {
-    await aws?.close();
-    await db?.drop();
-    rmSync(lockDir, { recursive: true, force: true });
+    await fleet?.close();
   });
 
   it('creates every thing, throttled by the first burst and by its probes only', async () => {
+    const { db, aws, lockDir } = fleet;
     const result = await runCli(['things', '--db', db.url, '--lock-dir', lockDir, '--json'], aws.env());
     const doc = parseJson(result);
     expect(result.code, result.stderr).toBe(0);

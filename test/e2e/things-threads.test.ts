@@ -5,14 +5,9 @@
  * DescribeThing and one GetThingShadow each, the same as on one thread; a fault on one thing after
  * the spill fails that thing alone, classified as on the pass's own thread.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CALLS_BEFORE_THREADS } from '../../src/providers/aws/sdk-threads.js';
-import { migrateLatest } from '../../src/store/migrate.js';
-import { startTestAws, type TestAws } from '../support/aws.js';
-import { createTestDatabase, type TestDatabase } from '../support/backends.js';
+import { startSensorFleet, type SensorFleet } from '../support/aws.js';
 import { parseJson, runCli } from '../support/cli.js';
 
 // Half again past the spill, so about a third of the calls go through the threads.
@@ -20,32 +15,19 @@ const THINGS = Math.ceil((CALLS_BEFORE_THREADS * 1.5) / 2) * 2;
 const name = (i: number) => `t-${String(i).padStart(5, '0')}`;
 
 describe('things: a pass that spills to the SDK threads', () => {
-  let db: TestDatabase;
-  let aws: TestAws;
-  let lockDir: string;
+  let fleet: SensorFleet;
 
   beforeAll(async () => {
-    db = await createTestDatabase('sqlite');
-    const k = db.knex();
-    await migrateLatest(k);
-    await k('device_models').insert({ id: 'dm-sensor', name: 'sensor', support_lora_features: false });
-    const things = Array.from({ length: THINGS }, (_, i) => ({ name: name(i), id: `id-${name(i)}`, type: 'sensor', version: 1, shadow: true }));
     // The last thing's DescribeThing always fails: it comes long after the spill (names page in order).
-    aws = await startTestAws({
-      thingTypes: [{ name: 'sensor', id: 'tt-sensor', tags: { iotEdge: 'false' } }],
-      things,
-      faults: [{ operation: 'DescribeThing', kind: 'thing', thing: name(THINGS - 1) }],
-    });
-    lockDir = mkdtempSync(join(tmpdir(), 'portal-sync-locks-'));
+    fleet = await startSensorFleet(THINGS, name, { faults: [{ operation: 'DescribeThing', kind: 'thing', thing: name(THINGS - 1) }] });
   });
 
   afterAll(async () => {
-    await aws?.close();
-    await db?.drop();
-    rmSync(lockDir, { recursive: true, force: true });
+    await fleet?.close();
   });
 
   it('creates every thing with one DescribeThing and one GetThingShadow each, and fails the one whose call fails', async () => {
+    const { db, aws, lockDir } = fleet;
     const result = await runCli(['things', '--db', db.url, '--lock-dir', lockDir, '--json', '--max-retries', '1'], aws.env());
     const doc = parseJson(result);
     expect(result.code, result.stderr).toBe(3);
