@@ -15,6 +15,7 @@
  * `retryAfterSeconds` (throttle, error) sets `Retry-After`. A throttle answers as a quota
  * refusal does (errors.ts).
  */
+import { SpentFaults } from '../spent-faults.js';
 import { FixtureError } from '../fixture-file.js';
 import { isOperation, LIST_OPERATIONS, OPERATION_NAMES, THING_OPERATIONS, type AwsOperation } from './operations.js';
 
@@ -102,26 +103,11 @@ export function normalizeFault(raw: unknown, where: string): AwsFault {
   return fault;
 }
 
-/** Spends faults' `times` for one fixture generation. */
-export class FaultBook {
-  private readonly used = new Map<number, number>();
-
-  constructor(private readonly faults: readonly AwsFault[]) {}
-
-  /** The first fault that applies to this request, one of its `times` spent. */
-  take(subject: FaultSubject): AwsFault | undefined {
-    for (let i = 0; i < this.faults.length; i++) {
-      const f = this.faults[i]!;
-      if (f.operation !== subject.operation) continue;
-      if (f.kind === 'page' && f.page !== subject.page) continue;
-      if (f.kind === 'thing' && f.thing !== subject.thingName) continue;
-      if (f.times !== undefined) {
-        const used = this.used.get(i) ?? 0;
-        if (used >= f.times) continue;
-        this.used.set(i, used + 1);
-      }
-      return f;
-    }
-    return undefined;
+/** The fixture's faults, spent as they are met (../spent-faults.ts). */
+export class FaultBook extends SpentFaults<AwsFault, FaultSubject> {
+  protected applies(f: AwsFault, subject: FaultSubject): boolean {
+    if (f.operation !== subject.operation) return false;
+    if (f.kind === 'page' && f.page !== subject.page) return false;
+    return f.kind !== 'thing' || f.thing === subject.thingName;
   }
 }

@@ -15,6 +15,7 @@
  * the operation would have answered); omitted, it applies every time. The counters belong to the
  * loaded fixture: a reload of the file resets them.
  */
+import { SpentFaults } from '../spent-faults.js';
 import { FixtureError } from '../fixture-file.js';
 
 export const OPERATIONS = ['list', 'read', 'establish', 'close'] as const;
@@ -97,26 +98,11 @@ export function normalizeFault(raw: unknown, where: string): ForwarderFault {
   return fault;
 }
 
-/** Spends faults' `times` for one fixture generation. */
-export class FaultBook {
-  private readonly used = new Map<number, number>();
-
-  constructor(private readonly faults: readonly ForwarderFault[]) {}
-
-  /** The first fault that applies to this request, one of its `times` spent. */
-  take(subject: FaultSubject): ForwarderFault | undefined {
-    for (let i = 0; i < this.faults.length; i++) {
-      const f = this.faults[i]!;
-      if (f.operation !== subject.operation) continue;
-      if (f.customerRef !== undefined && f.customerRef !== subject.customerRef) continue;
-      if (f.page !== undefined && f.page !== subject.page) continue;
-      if (f.times !== undefined) {
-        const used = this.used.get(i) ?? 0;
-        if (used >= f.times) continue;
-        this.used.set(i, used + 1);
-      }
-      return f;
-    }
-    return undefined;
+/** The fixture's faults, spent as they are met (../spent-faults.ts). */
+export class FaultBook extends SpentFaults<ForwarderFault, FaultSubject> {
+  protected applies(f: ForwarderFault, subject: FaultSubject): boolean {
+    if (f.operation !== subject.operation) return false;
+    if (f.customerRef !== undefined && f.customerRef !== subject.customerRef) return false;
+    return f.page === undefined || f.page === subject.page;
   }
 }

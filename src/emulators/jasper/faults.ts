@@ -19,6 +19,7 @@
  * record); the other kinds match any request of the devices path, one with bad parameters included.
  * The counters belong to the loaded fixture: a reload of the file resets them.
  */
+import { SpentFaults } from '../spent-faults.js';
 import { FixtureError } from '../fixture-file.js';
 
 export const FAULT_KINDS = ['error', 'rate-limit', 'timeout', 'page', 'bad-record'] as const;
@@ -116,27 +117,12 @@ export function normalizeJasperFault(raw: unknown, where: string): JasperFault {
   return fault;
 }
 
-/** Spends faults' `times` for one fixture generation. */
-export class FaultBook {
-  private readonly used = new Map<number, number>();
-
-  constructor(private readonly faults: readonly JasperFault[]) {}
-
-  /** The first fault that applies to this request, one of its `times` spent. */
-  take(subject: FaultSubject): JasperFault | undefined {
-    for (let i = 0; i < this.faults.length; i++) {
-      const f = this.faults[i]!;
-      if (f.provider !== undefined && f.provider !== subject.provider) continue;
-      if (f.page !== undefined && f.page !== subject.page) continue;
-      if (f.kind === 'bad-record' && subject.records === 0) continue;
-      if (f.times !== undefined) {
-        const used = this.used.get(i) ?? 0;
-        if (used >= f.times) continue;
-        this.used.set(i, used + 1);
-      }
-      return f;
-    }
-    return undefined;
+/** The fixture's faults, spent as they are met (../spent-faults.ts). */
+export class FaultBook extends SpentFaults<JasperFault, FaultSubject> {
+  protected applies(f: JasperFault, subject: FaultSubject): boolean {
+    if (f.provider !== undefined && f.provider !== subject.provider) return false;
+    if (f.page !== undefined && f.page !== subject.page) return false;
+    return f.kind !== 'bad-record' || subject.records !== 0;
   }
 }
 
