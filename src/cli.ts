@@ -10,13 +10,6 @@ import {
   type CommonOptions,
   type IotHubOptions,
 } from './config.js';
-import { concentratorsInventory } from './commands/concentrators.js';
-import { devicesInventory } from './commands/devices.js';
-import { edgeInventory } from './commands/edge.js';
-import { gatewayIdsInventory } from './commands/gateway-ids.js';
-import { greengrassInventory } from './commands/greengrass.js';
-import { thingTypesInventory } from './commands/thing-types.js';
-import { thingsInventory } from './commands/things.js';
 import { runPassCommand, withPassOptions } from './commands/common.js';
 import { registerEmulate } from './commands/emulate.js';
 import { registerHistory } from './commands/history.js';
@@ -94,6 +87,8 @@ export function buildProgram(setExitCode: (code: number) => void, logFormat: Log
     }
   };
 
+  // Each pass loads its inventory, and with it its provider's SDK, only when it runs: a devices pass
+  // never loads the AWS SDK, and --help loads neither.
   const azure = (name: string, description: string, examples: string[]) =>
     withPassOptions(
       program
@@ -117,18 +112,24 @@ export function buildProgram(setExitCode: (code: number) => void, logFormat: Log
     'portal-sync devices --dry-run',
     'portal-sync devices --db postgres://portal@db/portal --lock postgres --json',
   ]).action((opts: AzureOptions) =>
-    run(() => runPassCommand('devices', opts, () => devicesInventory(resolveIotHubConfig(opts, process.env)))),
+    run(() =>
+      runPassCommand('devices', opts, async () => (await import('./commands/devices.js')).devicesInventory(resolveIotHubConfig(opts, process.env))),
+    ),
   );
   azure('edge', 'reconcile Azure IoT Edge devices, their modules and connection state', [
     'portal-sync edge --dry-run',
     'portal-sync edge --page-size 500 --pushgateway http://pushgateway:9091',
   ]).action((opts: AzureOptions) =>
-    run(() => runPassCommand('edge', opts, () => edgeInventory(resolveIotHubConfig(opts, process.env)))),
+    run(() => runPassCommand('edge', opts, async () => (await import('./commands/edge.js')).edgeInventory(resolveIotHubConfig(opts, process.env)))),
   );
   azure('concentrators', 'reconcile LoRaWAN concentrators (twins tagged deviceType = LoRa Concentrator)', [
     'portal-sync concentrators --dry-run',
   ]).action((opts: AzureOptions) =>
-    run(() => runPassCommand('concentrators', opts, () => concentratorsInventory(resolveIotHubConfig(opts, process.env)))),
+    run(() =>
+      runPassCommand('concentrators', opts, async () =>
+        (await import('./commands/concentrators.js')).concentratorsInventory(resolveIotHubConfig(opts, process.env)),
+      ),
+    ),
   );
   azure('gateway-ids', 'replace the set of LoRaWAN gateway ids (devices running LoRaWanNetworkSrvModule)', [
     'portal-sync gateway-ids --out /var/lib/lorawan/gateway-ids.json',
@@ -136,7 +137,9 @@ export function buildProgram(setExitCode: (code: number) => void, logFormat: Log
     .option('--out <file>', 'also write the set as a sorted JSON array, atomically (temp file + rename)')
     .action((opts: AzureOptions & { out?: string }) =>
       run(() =>
-        runPassCommand('gateway-ids', opts, () => gatewayIdsInventory(resolveIotHubConfig(opts, process.env), opts.out ?? null)),
+        runPassCommand('gateway-ids', opts, async () =>
+          (await import('./commands/gateway-ids.js')).gatewayIdsInventory(resolveIotHubConfig(opts, process.env), opts.out ?? null),
+        ),
       ),
     );
 
@@ -162,8 +165,10 @@ export function buildProgram(setExitCode: (code: number) => void, logFormat: Log
     .option('--deprecation-grace <duration>', 'a type deprecated longer ago than this is deleted in AWS with its dynamic thing group', '5m')
     .action((opts: AwsCommandOptions & { deprecationGrace?: string }) =>
       run(() =>
-        runPassCommand('thing-types', opts, () =>
-          thingTypesInventory(resolveAwsConfig(opts, process.env), { graceMs: resolveDuration('--deprecation-grace', opts.deprecationGrace ?? '5m') }),
+        runPassCommand('thing-types', opts, async () =>
+          (await import('./commands/thing-types.js')).thingTypesInventory(resolveAwsConfig(opts, process.env), {
+            graceMs: resolveDuration('--deprecation-grace', opts.deprecationGrace ?? '5m'),
+          }),
         ),
       ),
     );
@@ -176,7 +181,11 @@ export function buildProgram(setExitCode: (code: number) => void, logFormat: Log
     .option('--full', 'ask DescribeThing and GetThingShadow for every thing, not only for new or changed ones')
     .option('--concurrency <n>', 'per-thing calls in flight at once (1-64)', '8')
     .action((opts: AwsCommandOptions & { full?: boolean }) =>
-      run(() => runPassCommand('things', opts, () => thingsInventory(resolveAwsConfig(opts, process.env), { full: opts.full === true }))),
+      run(() =>
+        runPassCommand('things', opts, async () =>
+          (await import('./commands/things.js')).thingsInventory(resolveAwsConfig(opts, process.env), { full: opts.full === true }),
+        ),
+      ),
     );
 
   aws('greengrass', 'reconcile Greengrass V2 deployments to dynamic thing groups into edge device models', [
@@ -185,7 +194,9 @@ export function buildProgram(setExitCode: (code: number) => void, logFormat: Log
   ])
     .option('--concurrency <n>', 'DescribeThingGroup calls in flight at once (one per thing group and pass)', '8')
     .action((opts: AwsCommandOptions) =>
-      run(() => runPassCommand('greengrass', opts, () => greengrassInventory(resolveAwsConfig(opts, process.env)))),
+      run(() =>
+        runPassCommand('greengrass', opts, async () => (await import('./commands/greengrass.js')).greengrassInventory(resolveAwsConfig(opts, process.env))),
+      ),
     );
 
   registerTelemetry(program, run);

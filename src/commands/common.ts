@@ -46,14 +46,15 @@ export async function reportConfigFailure(name: string, opts: CommonOptions, err
 export async function runPassCommand(
   name: string,
   opts: CommonOptions,
-  makeInventory: () => Inventory,
+  /** Loaded when the command runs: each pass's provider SDK is loaded by its own command only. */
+  makeInventory: () => Inventory | Promise<Inventory>,
 ): Promise<number> {
   const startedAt = new Date();
   let config: PassConfig;
   let inventory: Inventory;
   try {
     config = resolvePassConfig(name, opts, process.env, process.stdout.isTTY === true);
-    inventory = makeInventory();
+    inventory = await makeInventory();
   } catch (error) {
     await reportConfigFailure(name, opts, error, startedAt);
     throw error;

@@ -7,7 +7,7 @@ import { describeDbError, openKnex } from '../store/db.js';
 import { listProviders, removeProvider, saveProvider } from '../store/jasper.js';
 import { migrateLatest } from '../store/migrate.js';
 import { withPassOptions } from './common.js';
-import { runJasper, type JasperOptions } from './jasper-run.js';
+import type { JasperOptions } from './jasper-run.js';
 
 const HELP = `
 Reads, for each enabled service provider (jasper providers list), the SIMs modified since its cursor
@@ -53,7 +53,7 @@ export function registerJasper(program: Command, run: (action: () => Promise<num
       .option('--rate <n/unit>', "pace the requests (one at a time in any case), e.g. 1/s, under Cisco's fair-use policy"),
   )
     .addHelpText('after', HELP)
-    .action((opts: JasperOptions) => run(() => runJasper(opts, process.env)));
+    .action((opts: JasperOptions) => run(async () => (await import('./jasper-run.js')).runJasper(opts, process.env)));
 
   const providers = jasper.command('providers').description('the service providers `jasper` reads (their API keys stay in the environment)');
   providers

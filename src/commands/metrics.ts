@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { DEFAULT_PAGE_BUDGET, DEFAULT_REQUEST_TIMEOUT } from '../config.js';
-import { runMetricsPush, type MetricsPushOptions } from './metrics-push.js';
+import type { MetricsPushOptions } from './metrics-push.js';
 
 const PUSH_HELP = `
 Gauges: iot_hub_portal_device_count, iot_hub_portal_connected_device_count,
@@ -44,5 +44,5 @@ export function registerMetrics(program: Command, run: (action: () => Promise<nu
     .option('--page-budget <duration>', 'Azure: longest one query page may take, all its attempts included', DEFAULT_PAGE_BUDGET)
     .option('--rate <n/unit>', 'pace requests to the provider, e.g. 10/min')
     .addHelpText('after', PUSH_HELP)
-    .action((opts: MetricsPushOptions) => run(() => runMetricsPush(opts, process.env)));
+    .action((opts: MetricsPushOptions) => run(async () => (await import('./metrics-push.js')).runMetricsPush(opts, process.env)));
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { withPassOptions } from './common.js';
-import { runNavixyCustomers, type NavixyCommandOptions } from './navixy-run.js';
+import type { NavixyCommandOptions } from './navixy-run.js';
 
 const HELP = `
 Makes the data-forwarding service's connections match the eligible customers of the customer
@@ -30,5 +30,5 @@ export function registerNavixyCustomers(program: Command, run: (action: () => Pr
       .option('--request-timeout <duration>', 'one request to the forwarding service, from sending it to its answer', '30s'),
   )
     .addHelpText('after', HELP)
-    .action((opts: NavixyCommandOptions) => run(() => runNavixyCustomers(opts, process.env)));
+    .action((opts: NavixyCommandOptions) => run(async () => (await import('./navixy-run.js')).runNavixyCustomers(opts, process.env)));
 }

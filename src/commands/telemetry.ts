@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
-import { DEFAULT_CONSUMER_GROUP } from '../providers/eventhub/config.js';
-import { runTelemetry, type TelemetryOptions } from './telemetry-run.js';
+import { DEFAULT_CONSUMER_GROUP } from '../providers/eventhub/consumer-group.js';
+import type { TelemetryOptions } from './telemetry-run.js';
 
 const TELEMETRY_HELP = `
 Reads every partition of the IoT Hub's Event Hubs-compatible endpoint from the portal's checkpoint
@@ -41,5 +41,5 @@ export function registerTelemetry(program: Command, run: (action: () => Promise<
     .addOption(new Option('--log-format <format>', 'logs on stderr as text or json lines').choices(['text', 'json']).default('text'))
     .option('--no-progress', 'no progress line on stderr, even on a terminal')
     .addHelpText('after', TELEMETRY_HELP)
-    .action((opts: TelemetryOptions) => run(() => runTelemetry(opts, process.env)));
+    .action((opts: TelemetryOptions) => run(async () => (await import('./telemetry-run.js')).runTelemetry(opts, process.env)));
 }

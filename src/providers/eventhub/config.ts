@@ -2,8 +2,8 @@ import { hostname } from 'node:os';
 import { createHash } from 'node:crypto';
 import { parseEventHubConnectionString } from '@azure/event-hubs';
 import { ConfigError, UsageError, type Env } from '../../config.js';
+import { DEFAULT_CONSUMER_GROUP } from './consumer-group.js';
 
-export const DEFAULT_CONSUMER_GROUP = 'iothub-portal';
 export type StartPosition = 'earliest' | 'latest';
 
 /** The Event Hubs side of `telemetry`: where to read and how. The connection string is a secret: only `describe()` is printable. */
