@@ -91,8 +91,10 @@ export class Pacer {
   }
 
   /**
-   * A 429: halve the rate (double the gap), from the rate actually sent at when not paced yet.
-   * `sentAt` (when the throttled request was sent) lets one cut answer a whole burst: requests in
+   * A 429: with a metering window, the rate becomes what the provider accepted over the last window
+   * (less the margin) and nothing is sent until that window frees; without one (or with nothing
+   * accepted in it), the rate halves (the gap doubles), from the rate actually sent at when not
+   * paced yet. `sentAt` (when the throttled request was sent) lets one cut answer a whole burst: requests in
    * flight together, and those sent within a second after the cut, meet a window the burst before
    * it filled (AWS meters each API per second), so their 429s say nothing of the new rate. Halving
    * once per 429 instead took a pass with 8 requests in flight from 350 a second to a few.
