@@ -9,7 +9,7 @@
 import { resolveAwsConfig } from '../src/config.js';
 import { AwsIot } from '../src/providers/aws/client.js';
 import type { SdkThreadOptions } from '../src/providers/aws/sdk-threads.js';
-import { mapConcurrent } from '../src/providers/aws/concurrency.js';
+import { mapConcurrent } from '../src/providers/concurrency.js';
 import { ApiCallCounter } from '../src/providers/errors.js';
 import { emulatorChild, type Check } from './support.js';
 

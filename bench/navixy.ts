@@ -126,9 +126,55 @@ async function benchBackend(backend: string): Promise<PassFigures[]> {
   return out;
 }
 
+/** Customers of the latency runs, and the service's latency there (a round trip across a network). */
+const LATENCY_CUSTOMERS = Number(process.env.BENCH_LATENCY_CUSTOMERS ?? 20_000);
+const LATENCY_MS = 20;
+
+/**
+ * The generated 1% drift mended over a service that answers after 20 ms, on SQLite: one customer at a
+ * time (--concurrency 1), then as many as the default lets (4), each from the same fresh start.
+ * What --concurrency buys against a real service, where the loopback emulator above cannot show it.
+ */
+async function latencyRuns(): Promise<Check[]> {
+  const generated = generateForwarder({ customers: LATENCY_CUSTOMERS, drift: 1 });
+  const seconds: Record<string, number> = {};
+  const checks: Check[] = [];
+  for (const concurrency of ['1', '4']) {
+    const db = await scratchDatabase('sqlite');
+    const locks = scratchDir();
+    const emulator = await startForwarderEmulator({ fixture: { connections: generated.section.connections }, latencyMs: LATENCY_MS });
+    try {
+      const knex = openKnex(parseDbUrl(db.url));
+      try {
+        await migrateLatest(knex);
+        await seedCustomers(knex, generated.section.customers);
+      } finally {
+        await knex.destroy();
+      }
+      const run = await runPass('navixy-customers', ['--db', db.url, '--lock-dir', locks.path, '--concurrency', concurrency], emulator.env());
+      const actions = run.doc.lines.filter((l: { kind: string }) => l.kind === 'establish' || l.kind === 'close').length;
+      const problem = await inStep(db.url, emulator);
+      seconds[concurrency] = run.seconds;
+      console.log(
+        `navixy         sqlite   ${LATENCY_MS} ms latency, --concurrency ${concurrency.padEnd(2)} ${run.seconds.toFixed(2).padStart(6)} s  ${actions} actions  ` +
+          `most requests in flight ${emulator.stats().maxInFlight}  service ${problem === null ? 'in step' : `NOT in step: ${problem}`}`,
+      );
+      checks.push([`navixy ${LATENCY_MS} ms latency --concurrency ${concurrency}: the service in step after the pass`, problem === null]);
+    } finally {
+      await emulator.close();
+      await db.drop();
+      locks.remove();
+    }
+  }
+  checks.push([`navixy ${LATENCY_MS} ms latency: --concurrency 4 ${seconds['4']!.toFixed(2)} s faster than 1 ${seconds['1']!.toFixed(2)} s`, seconds['4']! < seconds['1']!]);
+  return checks;
+}
+
 export async function benchNavixy(): Promise<Check[]> {
   console.log(`\nnavixy-customers: ${CUSTOMERS.toLocaleString('en-US')} customers, 1% out of step before each pass`);
   const { all, checks } = await acrossBackends('navixy', benchBackend);
+  console.log(`navixy-customers: ${LATENCY_CUSTOMERS.toLocaleString('en-US')} customers, 1% out of step, the service answering after ${LATENCY_MS} ms`);
+  checks.push(...(await latencyRuns()));
   for (const f of all) {
     const label = `navixy ${f.backend} pass ${f.pass}`;
     if (f.backend === 'sqlite') checks.push([`${label} ${f.seconds.toFixed(2)} s <= 5 s`, f.seconds <= 5]);

@@ -1,7 +1,7 @@
 import type { Deployment } from '@aws-sdk/client-greengrassv2';
 import type { AwsConfig } from '../config.js';
 import type { AwsIot } from '../providers/aws/client.js';
-import { mapConcurrent } from '../providers/aws/concurrency.js';
+import { mapConcurrent } from '../providers/concurrency.js';
 import { ApiCallCounter, ProviderError } from '../providers/errors.js';
 import type { CurrentRecord, RemoteEntry } from '../reconcile/index.js';
 import type { Inventory, RemoteContext } from '../run/inventory.js';

@@ -1,10 +1,15 @@
 /**
- * Carrying out the plan of `navixy-customers`: its closes, then its establishes, one at a time, each
- * verified by reading the customer's connections back. A failed close is retried once at once; a
- * failed establish is recorded (the next pass plans it again). One customer's failure never stops
- * the others. What the read-backs showed replaces what the listing said of those customers, so the
- * validation checks the connections as they now are.
+ * Carrying out the plan of `navixy-customers`: all its closes, then all its establishes, each
+ * verified by reading the customer's connections back. Up to --concurrency customers are acted on
+ * at once; a customer's own requests go one after another, in the plan's order. A failed close is
+ * retried once at once; a failed establish is recorded (the next pass plans it again). One
+ * customer's failure never stops the others. What the read-backs showed replaces what the listing
+ * said of those customers, so the validation checks the connections as they now are.
+ *
+ * Why at once: against a real service each action costs two round trips (the request and its
+ * read-back); 625 actions one at a time at 100 ms a round trip took two minutes.
  */
+import { mapConcurrent } from '../providers/concurrency.js';
 import type { ForwarderClient } from '../providers/forwarder/client.js';
 import type { ActionOutcome } from '../run/remote-actions.js';
 import { isActive, type Connection, type CustomerVerdict, type NavixyLine } from '../reconcile/navixy.js';
@@ -24,6 +29,8 @@ export interface ActingContext {
   readonly customers: ReadonlyMap<string, CustomerVerdict>;
   /** A signal arrived, or --max-duration passed (its name): the actions not yet started are skipped. */
   stopped(): string | null;
+  /** Customers acted on at once. */
+  readonly concurrency: number;
 }
 
 /** The connections as the pass now knows them: the listing, with each read-back customer's replaced. */
@@ -48,26 +55,50 @@ export class ConnectionModel {
 }
 
 export async function performNavixyActions(lines: readonly ActionLine[], ctx: ActingContext, model: ConnectionModel): Promise<NavixyActionResult[]> {
-  const results: NavixyActionResult[] = [];
+  const outcomes = new Array<NavixyOutcome>(lines.length);
   const closeFailed = new Set<string>();
-  for (const line of lines) {
+  const notRun = (): NavixyOutcome | null => {
     const signal = ctx.stopped();
-    if (signal !== null) {
-      results.push({ line, outcome: { status: 'skipped', reason: signal === '--max-duration' ? 'not run: stopped at --max-duration' : `not run: interrupted by ${signal}` } });
-      continue;
+    if (signal === null) return null;
+    return { status: 'skipped', reason: signal === '--max-duration' ? 'not run: stopped at --max-duration' : `not run: interrupted by ${signal}` };
+  };
+  // Closes first, every one of them: a customer's establish waits for its close, and the service
+  // refuses a second active connection.
+  await forEachCustomer(lines, 'close', ctx.concurrency, async (line, index) => {
+    const outcome = notRun() ?? (await closeWithOneRetry(line as Extract<ActionLine, { kind: 'close' }>, ctx, model));
+    if (outcome.status === 'failed') closeFailed.add(line.ref);
+    outcomes[index] = outcome;
+  });
+  await forEachCustomer(lines, 'establish', ctx.concurrency, async (line, index) => {
+    if (closeFailed.has(line.ref)) {
+      outcomes[index] = { status: 'skipped', reason: 'not attempted: closing its connection with the earlier hash failed' };
+      return;
     }
-    if (line.kind === 'close') {
-      const outcome = await closeWithOneRetry(line, ctx, model);
-      if (outcome.status === 'failed') closeFailed.add(line.ref);
-      results.push({ line, outcome });
-    } else if (closeFailed.has(line.ref)) {
-      // The service refuses a second active connection: the old one has to go first.
-      results.push({ line, outcome: { status: 'skipped', reason: 'not attempted: closing its connection with the earlier hash failed' } });
-    } else {
-      results.push({ line, outcome: await establish(line, ctx, model) });
-    }
-  }
-  return results;
+    outcomes[index] = notRun() ?? (await establish(line as Extract<ActionLine, { kind: 'establish' }>, ctx, model));
+  });
+  return lines.map((line, index) => ({ line, outcome: outcomes[index]! }));
+}
+
+/**
+ * `act` on every line of `kind`, customers up to `concurrency` at once, each customer's lines one
+ * after another in the plan's order (a customer may have several closes: duplicates).
+ */
+async function forEachCustomer(
+  lines: readonly ActionLine[],
+  kind: ActionLine['kind'],
+  concurrency: number,
+  act: (line: ActionLine, index: number) => Promise<void>,
+): Promise<void> {
+  const byCustomer = new Map<string, number[]>();
+  lines.forEach((line, index) => {
+    if (line.kind !== kind) return;
+    const indexes = byCustomer.get(line.ref);
+    if (indexes) indexes.push(index);
+    else byCustomer.set(line.ref, [index]);
+  });
+  await mapConcurrent([...byCustomer.values()], concurrency, async (indexes) => {
+    for (const index of indexes) await act(lines[index]!, index);
+  });
 }
 
 async function closeWithOneRetry(line: Extract<ActionLine, { kind: 'close' }>, ctx: ActingContext, model: ConnectionModel): Promise<NavixyOutcome> {

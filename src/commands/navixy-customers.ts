@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { DEFAULT_NAVIXY_CONCURRENCY } from '../providers/forwarder/config.js';
 import { withPassOptions } from './common.js';
 import type { NavixyCommandOptions } from './navixy-run.js';
 
@@ -27,7 +28,8 @@ export function registerNavixyCustomers(program: Command, run: (action: () => Pr
       .option('--customers-db <url>', 'the customer database, read only (env PORTAL_SYNC_CUSTOMERS_DB; default: the portal database)')
       .option('--forwarder-url <url>', 'the data-forwarding service (env NAVIXY_FORWARDER_URL; its token: NAVIXY_FORWARDER_TOKEN)')
       .option('--max-retries <n>', 'retries of a failed read of the forwarding service (0-20)', '5')
-      .option('--request-timeout <duration>', 'one request to the forwarding service, from sending it to its answer', '30s'),
+      .option('--request-timeout <duration>', 'one request to the forwarding service, from sending it to its answer', '30s')
+      .option('--concurrency <n>', "customers acted on at once (1-32); each customer's requests stay in order", String(DEFAULT_NAVIXY_CONCURRENCY)),
   )
     .addHelpText('after', HELP)
     .action((opts: NavixyCommandOptions) => run(async () => (await import('./navixy-run.js')).runNavixyCustomers(opts, process.env)));

@@ -10,7 +10,7 @@ import type { Knex } from 'knex';
 import { resolvePassConfig, type CommonOptions, type Env, type PassConfig } from '../config.js';
 import { ApiCallCounter } from '../providers/errors.js';
 import { ForwarderClient, type ForwarderConfig } from '../providers/forwarder/client.js';
-import { resolveCustomersDb, resolveForwarderConfig, type NavixyOptions } from '../providers/forwarder/config.js';
+import { resolveActConcurrency, resolveCustomersDb, resolveForwarderConfig, type NavixyOptions } from '../providers/forwarder/config.js';
 import { judgeCustomer, planNavixy, validateNavixy, type Connection, type CustomerVerdict, type NavixyPlan, type NavixyValidation, type Override } from '../reconcile/navixy.js';
 import { EXIT } from '../run/exit.js';
 import { exitCodeOf } from '../run/exit-code.js';
@@ -46,10 +46,12 @@ export async function runNavixyCustomers(opts: NavixyCommandOptions, env: Env): 
   let config: PassConfig;
   let forwarder: ForwarderConfig;
   let customersDb: DbTarget | null;
+  let concurrency: number;
   try {
     config = resolvePassConfig(NAVIXY_COMMAND, opts, env, process.stdout.isTTY === true);
     forwarder = resolveForwarderConfig(opts, env);
     customersDb = resolveCustomersDb(opts, env);
+    concurrency = resolveActConcurrency(opts);
   } catch (error) {
     await reportConfigFailure(NAVIXY_COMMAND, opts, error, startedAt);
     throw error;
@@ -63,7 +65,7 @@ export async function runNavixyCustomers(opts: NavixyCommandOptions, env: Env): 
     config,
     log,
     startedAt,
-    ({ db }) => navixyPass(db, { config, forwarder, customersDb, calls, log, interruption, startedAt }),
+    ({ db }) => navixyPass(db, { config, forwarder, customersDb, concurrency, calls, log, interruption, startedAt }),
     (end) => ({ ...base, status: end.status, exitCode: end.exitCode, error: end.error, runId: end.runId, finishedAt: new Date(), plan: null, actions: [], validation: null, customers: 0, apiCalls: calls.toJSON() }),
   );
   printNavixyResult(result, config, log);
@@ -75,6 +77,8 @@ interface PassDeps {
   readonly config: PassConfig;
   readonly forwarder: ForwarderConfig;
   readonly customersDb: DbTarget | null;
+  /** Customers acted on at once. */
+  readonly concurrency: number;
   readonly calls: ApiCallCounter;
   readonly log: Logger;
   readonly interruption: Interruption;
@@ -112,7 +116,7 @@ async function navixyPass(db: Knex, deps: PassDeps): Promise<NavixyResult> {
   const customers = new Map(verdicts.map((v) => [v.customer.reference, v]));
   const deadline = config.maxDurationMs === null ? null : startedAt.getTime() + config.maxDurationMs;
   const stopped = () => interruption.received() ?? (deadline !== null && Date.now() > deadline ? '--max-duration' : null);
-  const actions = await performNavixyActions(actionLines, { client, customers, stopped }, model);
+  const actions = await performNavixyActions(actionLines, { client, customers, stopped, concurrency: deps.concurrency }, model);
   const checked = validateNavixy(verdicts, model.all(), overrides);
   const consecutive = checked.ok ? 0 : (await previousDiscrepantPasses(db, NAVIXY_COMMAND)) + 1;
   const validation = { ...checked, consecutiveDiscrepantPasses: consecutive };

@@ -1,6 +1,6 @@
 import type { AwsConfig } from '../config.js';
 import type { AwsIot } from '../providers/aws/client.js';
-import { mapConcurrent } from '../providers/aws/concurrency.js';
+import { mapConcurrent } from '../providers/concurrency.js';
 import type { EdgeVerdict } from '../providers/aws/edge.js';
 import { ApiCallCounter, ProviderError } from '../providers/errors.js';
 import { readAhead } from '../providers/read-ahead.js';

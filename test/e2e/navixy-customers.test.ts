@@ -796,4 +796,35 @@ describe.each(BACKENDS)('navixy-customers end to end on %s', (backend: BackendNa
     const scraped = await (await fetch(`${gw}/metrics`)).text();
     outputs.push({ code: 0, signal: null, stdout: scraped, stderr: '' });
   });
+
+  it('14. acts on customers at once (--concurrency), each customer in order; one held request holds no other customer', async () => {
+    const fresh = Array.from({ length: 6 }, (_, i) => customer(`new-${i}`));
+    const rotated = customer('rot');
+    await writeCustomers([...fresh, rotated]);
+    // The service holds new-0's establish unanswered: the client gives up at --request-timeout.
+    const held = [{ operation: 'establish', kind: 'timeout', customerRef: 'new-0' }];
+    await startForwarder([connection('k-rot', rotated, { hash: secret('rot-earlier') })], held);
+
+    const { result, doc } = await pass('--request-timeout', '1s');
+    expect(result.code, result.stderr).toBe(3);
+    const outcome = (ref: string, kind: string) => doc.lines.find((l: any) => l.ref === ref && l.kind === kind).outcome.status;
+    expect(outcome('new-0', 'establish')).toBe('failed');
+    for (const ref of ['new-1', 'new-2', 'new-3', 'new-4', 'new-5']) expect(outcome(ref, 'establish'), ref).toBe('done');
+    // rot: its close, then (after every close) its establish on the current hash.
+    expect([outcome('rot', 'close'), outcome('rot', 'establish')]).toEqual(['done', 'done']);
+    expect(service().stats().maxInFlight).toBeGreaterThan(1);
+    expect(service().stats().maxInFlight).toBeLessThanOrEqual(4);
+    expect(activeState()).toEqual(targetOf(customers, overrides).filter((line) => !line.startsWith('new-0 ')));
+
+    // One customer at a time: the same outcome for the customer still missing, one request in flight.
+    setFaults(held);
+    const serial = await pass('--request-timeout', '1s', '--concurrency', '1');
+    expect(serial.result.code, serial.result.stderr).toBe(3);
+    expect(serial.doc.lines.filter((l: any) => l.kind === 'establish').map((l: any) => `${l.ref} ${l.outcome.status}`)).toEqual(['new-0 failed']);
+    expect(service().stats().maxInFlight).toBe(1);
+
+    const bad = await navixy(['--concurrency', '0']);
+    expect(bad.code).toBe(64);
+    expect(bad.stderr).toContain('--concurrency must be a whole number from 1 to 32');
+  });
 });

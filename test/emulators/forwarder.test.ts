@@ -427,9 +427,11 @@ describe('test endpoints', () => {
       operationStatuses: { list: { '200': 1, '401': 1 }, read: { '200': 1 }, establish: { '409': 1, '201': 1 }, close: { '204': 1 } },
       faults: {},
       state: { connections: 4, connected: 2, pending: 0, disconnected: 1, failed: 1, active: 2 },
+      // One request after another.
+      maxInFlight: 1,
     });
     const reset = await api.request('DELETE', '/__emulator/stats', { token: null });
-    expect(reset.body).toMatchObject({ total: 0, unauthorized: 0, requests: { list: 0, read: 0, establish: 0, close: 0 }, statuses: {}, state: { connections: 4 } });
+    expect(reset.body).toMatchObject({ total: 0, unauthorized: 0, requests: { list: 0, read: 0, establish: 0, close: 0 }, statuses: {}, state: { connections: 4 }, maxInFlight: 0 });
   });
 });
 

@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { resolveAwsConfig, ConfigError, type AwsConfig } from '../../src/config.js';
 import { AwsIot } from '../../src/providers/aws/client.js';
-import { mapConcurrent } from '../../src/providers/aws/concurrency.js';
+import { mapConcurrent } from '../../src/providers/concurrency.js';
 import { SdkThreads, type SdkThreadOptions } from '../../src/providers/aws/sdk-threads.js';
 import { ApiCallCounter, ProviderError } from '../../src/providers/errors.js';
 import type { Clock } from '../../src/providers/retry.js';

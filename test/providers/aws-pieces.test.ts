@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { awsPages, type AwsPage } from '../../src/providers/aws/paging.js';
 import { edgeVerdictOf } from '../../src/providers/aws/edge.js';
-import { mapConcurrent } from '../../src/providers/aws/concurrency.js';
+import { mapConcurrent } from '../../src/providers/concurrency.js';
 import { classifyAwsError } from '../../src/providers/aws/errors.js';
 import { ProviderError } from '../../src/providers/errors.js';
 

@@ -56,6 +56,8 @@ export interface ForwarderEmulatorOptions {
   host?: string;
   /** Wall-clock epoch milliseconds: the `createdAt` of new connections. Tests inject one. */
   now?: () => number;
+  /** Milliseconds every /v1 request waits before it is served: a service across a network (benchmarks). */
+  latencyMs?: number;
 }
 
 export interface ForwarderEmulatorStats {
@@ -73,6 +75,8 @@ export interface ForwarderEmulatorStats {
   faults: Partial<Record<ForwarderOperation, number>>;
   /** How many connections the service holds now, per status. */
   state: ForwarderStateCounts;
+  /** The most /v1 requests in flight at once since the counters were reset. */
+  maxInFlight: number;
 }
 
 export interface ForwarderEmulator {
@@ -217,6 +221,8 @@ export async function startForwarderEmulator(options: ForwarderEmulatorOptions =
   const faulted = new Map<ForwarderOperation, number>();
   let total = 0;
   let unauthorized = 0;
+  let inFlight = 0;
+  let maxInFlight = 0;
   const bump = <K>(m: Map<K, number>, k: K) => m.set(k, (m.get(k) ?? 0) + 1);
 
   /** Sends an API answer and counts it. */
@@ -407,6 +413,7 @@ export async function startForwarderEmulator(options: ForwarderEmulatorOptions =
     operationStatuses: Object.fromEntries([...operationStatuses].map(([op, m]) => [op, Object.fromEntries(m)])),
     faults: Object.fromEntries(faulted),
     state: state.counts(),
+    maxInFlight,
   });
   const resetStats = () => {
     total = 0;
@@ -415,6 +422,7 @@ export async function startForwarderEmulator(options: ForwarderEmulatorOptions =
     statuses.clear();
     operationStatuses.clear();
     faulted.clear();
+    maxInFlight = inFlight;
   };
 
   const server = createServer((req, res) => {
@@ -436,7 +444,12 @@ export async function startForwarderEmulator(options: ForwarderEmulatorOptions =
         .catch(fail);
       return;
     }
-    handle(req, res, path, new URLSearchParams(q < 0 ? '' : url.slice(q + 1))).catch(fail);
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    res.on('close', () => inFlight--);
+    const serve = () => handle(req, res, path, new URLSearchParams(q < 0 ? '' : url.slice(q + 1))).catch(fail);
+    if (options.latencyMs) setTimeout(serve, options.latencyMs);
+    else void serve();
   });
 
   const host = options.host ?? '127.0.0.1';

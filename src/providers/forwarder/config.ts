@@ -8,7 +8,11 @@ export interface NavixyOptions {
   customersDb?: string;
   maxRetries?: string;
   requestTimeout?: string;
+  concurrency?: string;
 }
+
+/** Customers acted on at once unless --concurrency says otherwise. */
+export const DEFAULT_NAVIXY_CONCURRENCY = 4;
 
 /** The forwarding service: --forwarder-url or NAVIXY_FORWARDER_URL, the token from NAVIXY_FORWARDER_TOKEN. */
 export function resolveForwarderConfig(opts: NavixyOptions, env: Env): ForwarderConfig {
@@ -30,6 +34,13 @@ export function resolveForwarderConfig(opts: NavixyOptions, env: Env): Forwarder
   if (!Number.isInteger(maxRetries) || maxRetries < 0 || maxRetries > 20) throw new UsageError('--max-retries must be a whole number from 0 to 20');
   const requestTimeoutMs = resolveDuration('--request-timeout', opts.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT);
   return { url: url.href.replace(/\/+$/, ''), token, maxRetries, requestTimeoutMs };
+}
+
+/** Customers acted on at once: --concurrency. */
+export function resolveActConcurrency(opts: NavixyOptions): number {
+  const concurrency = opts.concurrency === undefined ? DEFAULT_NAVIXY_CONCURRENCY : Number(opts.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 32) throw new UsageError('--concurrency must be a whole number from 1 to 32');
+  return concurrency;
 }
 
 /** The customer database: --customers-db, then PORTAL_SYNC_CUSTOMERS_DB; null: the portal database. */
