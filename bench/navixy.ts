@@ -73,6 +73,17 @@ async function inStep(dbUrl: string, emulator: ForwarderEmulator): Promise<strin
   }
 }
 
+/** The schema and the generated customers, as the portal would hold them. */
+async function seedPortal(dbUrl: string, customers: Parameters<typeof seedCustomers>[1]): Promise<void> {
+  const knex = openKnex(parseDbUrl(dbUrl));
+  try {
+    await migrateLatest(knex);
+    await seedCustomers(knex, customers);
+  } finally {
+    await knex.destroy();
+  }
+}
+
 async function benchBackend(backend: string): Promise<PassFigures[]> {
   const db = await scratchDatabase(backend);
   const locks = scratchDir();
@@ -80,13 +91,7 @@ async function benchBackend(backend: string): Promise<PassFigures[]> {
   const emulator = await startForwarderEmulator({ fixture: { connections: generated.section.connections } });
   const out: PassFigures[] = [];
   try {
-    const knex = openKnex(parseDbUrl(db.url));
-    try {
-      await migrateLatest(knex);
-      await seedCustomers(knex, generated.section.customers);
-    } finally {
-      await knex.destroy();
-    }
+    await seedPortal(db.url, generated.section.customers);
     const d = generated.drift;
     // The generator's drift: missing and rotated need an establish; ineligible, rotated and duplicate a close.
     let expected = { establish: d.missing.length + d.rotated.length, close: d.ineligibleConnected.length + d.rotated.length + d.duplicate.length };
@@ -144,13 +149,7 @@ async function latencyRuns(): Promise<Check[]> {
     const locks = scratchDir();
     const emulator = await startForwarderEmulator({ fixture: { connections: generated.section.connections }, latencyMs: LATENCY_MS });
     try {
-      const knex = openKnex(parseDbUrl(db.url));
-      try {
-        await migrateLatest(knex);
-        await seedCustomers(knex, generated.section.customers);
-      } finally {
-        await knex.destroy();
-      }
+      await seedPortal(db.url, generated.section.customers);
       const run = await runPass('navixy-customers', ['--db', db.url, '--lock-dir', locks.path, '--concurrency', concurrency], emulator.env());
       const actions = run.doc.lines.filter((l: { kind: string }) => l.kind === 'establish' || l.kind === 'close').length;
       const problem = await inStep(db.url, emulator);
