@@ -8,6 +8,7 @@ import Table from 'cli-table3';
 import type { PassConfig } from '../config.js';
 import type { Logger } from '../run/log.js';
 import { COMPACT, runJsonHead, runLineHead } from '../run/output.js';
+import { peakRssBytes } from '../run/peak-rss.js';
 import { pushRunMetricsOrWarn } from '../run/push-run-metrics.js';
 import { writeStdout } from '../run/stdout.js';
 import type { JasperResult, ProviderResult } from './jasper-run.js';
@@ -42,7 +43,7 @@ export function jasperJson(result: JasperResult) {
       retries: p.retries,
       error: p.error,
     })),
-    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    peakRssBytes: peakRssBytes(),
     error: result.error,
   };
 }

@@ -10,6 +10,7 @@ import type { NavixyLine } from '../reconcile/navixy.js';
 import type { Logger } from '../run/log.js';
 import type { CommandGauge } from '../run/metrics.js';
 import { COMPACT, runJsonHead, runLineHead } from '../run/output.js';
+import { peakRssBytes } from '../run/peak-rss.js';
 import { writeStdout } from '../run/stdout.js';
 import { pushRunMetricsOrWarn } from '../run/push-run-metrics.js';
 import type { NavixyActionResult, NavixyOutcome } from './navixy-act.js';
@@ -74,7 +75,7 @@ export function navixyJson(result: NavixyResult) {
         }
       : null,
     apiCalls: result.apiCalls,
-    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    peakRssBytes: peakRssBytes(),
     error: result.error,
   };
 }

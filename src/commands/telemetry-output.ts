@@ -2,6 +2,7 @@ import { Chalk } from 'chalk';
 import Table from 'cli-table3';
 import type { Logger, LogFormat } from '../run/log.js';
 import { COMPACT, runJsonHead, runLineHead } from '../run/output.js';
+import { peakRssBytes } from '../run/peak-rss.js';
 import { writeStdout } from '../run/stdout.js';
 import type { TelemetryResult } from './telemetry-run.js';
 import type { PartitionTally } from './telemetry-tally.js';
@@ -65,7 +66,7 @@ export function telemetryJson(result: TelemetryResult) {
     skipped: result.skipped,
     stoppedBy: result.stoppedBy,
     apiCalls: { total: result.managementCalls, operations: { management: result.managementCalls } },
-    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    peakRssBytes: peakRssBytes(),
     error: result.error,
   };
 }

@@ -15,6 +15,7 @@ import { changeEvents } from './change-events.js';
 import { formatDuration } from '../duration.js';
 import { checkInterrupted, InterruptedError, NO_INTERRUPTION, type Interruption } from './interrupt.js';
 import { createProgress, progressLine } from './progress.js';
+import { peakRssBytes } from './peak-rss.js';
 import { actionEvents, countActions, performActions, skippedActions, type ActionResult } from './remote-actions.js';
 
 export interface PassResult {
@@ -71,7 +72,7 @@ export async function runPass(
     apiCalls: inventory.calls.toJSON(),
     quota: { ...inventory.calls.quota },
     finishedAt: new Date(),
-    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    peakRssBytes: peakRssBytes(),
     ...fields,
   });
 
