@@ -4,7 +4,7 @@
  *
  * Why: each step hands the protocol `{ ...config, ...context }`, a fresh object with every property
  * of the resolved client config (over a hundred) and the call's context; spreading it twice a call
- * was about a sixth of the client's CPU per call (bench/aws-client.ts: 0.258 -> 0.215 ms on one
+ * was about a sixth of the client's CPU per call (bench/aws-client.ts: 0.258 -> 0.21-0.22 ms on one
  * thread). The protocol only reads properties of that object, so the call's context laid over the
  * config through its prototype gives it the same answers without the copy.
  *
