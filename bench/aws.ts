@@ -10,10 +10,9 @@ import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateAwsFleet, seedModelsOf, startAwsEmulator, type AwsFixture } from '../src/emulators/aws/index.js';
-import { openKnex, parseDbUrl } from '../src/store/db.js';
 import { migrateLatest } from '../src/store/migrate.js';
 import { upsertDeviceModels, upsertEdgeDeviceModels } from '../src/store/models.js';
-import { acrossBackends, figures, runPass, scratchDatabase, scratchDir, type Check, type PassFigures } from './support.js';
+import { acrossBackends, figures, runPass, scratchDatabase, scratchDir, type Check, type PassFigures, withDatabase } from './support.js';
 
 const THINGS = Number(process.env.BENCH_THINGS ?? 50_000);
 const EDGE = Math.round(THINGS / 10);
@@ -55,15 +54,12 @@ const perThing = (things: readonly Thing[]) => things.length + things.filter((t)
 const pages = (n: number, size: number) => Math.max(1, Math.ceil(n / size));
 
 async function seed(dbUrl: string, fixture: AwsFixture): Promise<void> {
-  const knex = openKnex(parseDbUrl(dbUrl));
-  try {
+  await withDatabase(dbUrl, async (knex) => {
     await migrateLatest(knex);
     const models = seedModelsOf(fixture);
     await upsertDeviceModels(knex, models.deviceModels);
     await upsertEdgeDeviceModels(knex, models.edgeDeviceModels);
-  } finally {
-    await knex.destroy();
-  }
+  });
 }
 
 async function benchBackend(backend: string): Promise<PassFigures[]> {

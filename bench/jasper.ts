@@ -6,17 +6,15 @@
  * reported on SQLite and PostgreSQL. Production must then hold every SIM as the emulator serves it.
  */
 import { generateJasper, seedJasperProviders, startJasperEmulator, type JasperEmulator } from '../src/emulators/jasper/index.js';
-import { openKnex, parseDbUrl } from '../src/store/db.js';
 import { migrateLatest } from '../src/store/migrate.js';
-import { acrossBackends, runPass, scratchDatabase, scratchDir, type Check, type PassFigures } from './support.js';
+import { acrossBackends, runPass, scratchDatabase, scratchDir, type Check, type PassFigures, withDatabase } from './support.js';
 
 const SIMS = Number(process.env.BENCH_SIMS ?? 100_000);
 const PAGE = 50;
 
 /** Production equals what the emulator serves (newest record per ICCID), field by field. */
 async function inProduction(dbUrl: string, emulator: JasperEmulator): Promise<string | null> {
-  const knex = openKnex(parseDbUrl(dbUrl));
-  try {
+  return withDatabase(dbUrl, async (knex) => {
     const rows = (await knex('jasper_devices').where({ provider_id: 'sp1' }).select('iccid', 'status', 'rate_plan', 'communication_plan')) as Array<Record<string, string | null>>;
     const stored = new Map(rows.map((r) => [r.iccid, r]));
     const served = emulator.devices('sp1') ?? [];
@@ -31,9 +29,7 @@ async function inProduction(dbUrl: string, emulator: JasperEmulator): Promise<st
       }
     }
     return null;
-  } finally {
-    await knex.destroy();
-  }
+  });
 }
 
 async function benchBackend(backend: string): Promise<PassFigures[]> {
@@ -42,13 +38,10 @@ async function benchBackend(backend: string): Promise<PassFigures[]> {
   const emulator = await startJasperEmulator({ fixture: generateJasper({ sims: SIMS, providers: 1 }).section });
   const out: PassFigures[] = [];
   try {
-    const knex = openKnex(parseDbUrl(db.url));
-    try {
+    await withDatabase(db.url, async (knex) => {
       await migrateLatest(knex);
       await seedJasperProviders(knex, emulator.providers());
-    } finally {
-      await knex.destroy();
-    }
+    });
     for (const pass of ['1 full', '2 incremental']) {
       emulator.resetStats();
       const { seconds, doc } = await runPass('jasper', ['--db', db.url, '--lock-dir', locks.path], emulator.env());

@@ -9,9 +9,8 @@
  */
 import { createHash } from 'node:crypto';
 import { generateForwarder, isEligible, seedCustomers, startForwarderEmulator, type ForwarderEmulator } from '../src/emulators/forwarder/index.js';
-import { openKnex, parseDbUrl } from '../src/store/db.js';
 import { migrateLatest } from '../src/store/migrate.js';
-import { acrossBackends, runPass, scratchDatabase, scratchDir, type Check, type PassFigures } from './support.js';
+import { acrossBackends, runPass, scratchDatabase, scratchDir, type Check, type PassFigures, withDatabase } from './support.js';
 
 const CUSTOMERS = Number(process.env.BENCH_CUSTOMERS ?? 50_000);
 const PAGE = 1000;
@@ -26,8 +25,7 @@ const eligibleRow = (r: Row) => isEligible({ reference: r.reference, name: null,
 
 /** Another 1% out of step: connections lost, customers suspended, hashes rotated, new customers. Returns the actions it calls for. */
 async function drift(dbUrl: string, emulator: ForwarderEmulator, pass: number): Promise<{ establish: number; close: number }> {
-  const knex = openKnex(parseDbUrl(dbUrl));
-  try {
+  return withDatabase(dbUrl, async (knex) => {
     const rows = (await knex('customers').select().orderBy('reference')) as Row[];
     const active = new Set(emulator.connections().filter((c) => c.status === 'connected' || c.status === 'pending').map((c) => c.customerRef));
     const eligible = rows.filter((r) => eligibleRow(r) && active.has(r.reference) && /^cust-\d+$/.test(r.reference));
@@ -53,35 +51,27 @@ async function drift(dbUrl: string, emulator: ForwarderEmulator, pass: number): 
       await trx.batchInsert('customers', added, 100);
     });
     return { establish: 3 * PER_KIND, close: 2 * PER_KIND };
-  } finally {
-    await knex.destroy();
-  }
+  });
 }
 
 /** The service's active connections are exactly the eligible customers, each on its current hash. */
 async function inStep(dbUrl: string, emulator: ForwarderEmulator): Promise<string | null> {
-  const knex = openKnex(parseDbUrl(dbUrl));
-  try {
+  return withDatabase(dbUrl, async (knex) => {
     const rows = (await knex('customers').select()) as Row[];
     const want = new Map(rows.filter(eligibleRow).map((r) => [r.reference, sha256(r.navixy_hash!.trim())]));
     const active = emulator.connections().filter((c) => c.status === 'connected' || c.status === 'pending');
     if (active.length !== want.size) return `${active.length} active connections for ${want.size} eligible customers`;
     const wrong = active.find((c) => want.get(c.customerRef) !== c.hashSha256);
     return wrong ? `connection ${wrong.id} of ${wrong.customerRef} is not on the customer's current hash` : null;
-  } finally {
-    await knex.destroy();
-  }
+  });
 }
 
 /** The schema and the generated customers, as the portal would hold them. */
 async function seedPortal(dbUrl: string, customers: Parameters<typeof seedCustomers>[1]): Promise<void> {
-  const knex = openKnex(parseDbUrl(dbUrl));
-  try {
+  await withDatabase(dbUrl, async (knex) => {
     await migrateLatest(knex);
     await seedCustomers(knex, customers);
-  } finally {
-    await knex.destroy();
-  }
+  });
 }
 
 async function benchBackend(backend: string): Promise<PassFigures[]> {

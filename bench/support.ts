@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Knex } from 'knex';
 import pg from 'pg';
 import type { IotHubEmulator } from '../src/emulators/iothub/index.js';
 import { openKnex, parseDbUrl } from '../src/store/db.js';
@@ -83,8 +84,7 @@ export async function scratchDatabase(backend: string): Promise<{ url: string; d
 
 /** Schema and the fleet's models, as the portal's UI would have created them. */
 export async function seedModels(dbUrl: string, emulator: IotHubEmulator): Promise<void> {
-  const knex = openKnex(parseDbUrl(dbUrl));
-  try {
+  await withDatabase(dbUrl, async (knex) => {
     await migrateLatest(knex);
     const f = emulator.fixture();
     await upsertDeviceModels(
@@ -95,9 +95,7 @@ export async function seedModels(dbUrl: string, emulator: IotHubEmulator): Promi
       knex,
       f.edgeDeviceModels.map((m) => ({ id: m.id, name: m.name, description: m.description ?? null, externalIdentifier: m.externalIdentifier ?? null })),
     );
-  } finally {
-    await knex.destroy();
-  }
+  });
 }
 
 export function scratchDir(): { path: string; remove(): void } {
@@ -173,3 +171,13 @@ export async function emulatorChild(spec: string): Promise<{ pid: number | undef
   return { pid: child.pid, stop };
 }
 
+
+/** `fn` with a knex handle on `dbUrl`, closed after it, whatever happens. */
+export async function withDatabase<T>(dbUrl: string, fn: (knex: Knex) => Promise<T>): Promise<T> {
+  const knex = openKnex(parseDbUrl(dbUrl));
+  try {
+    return await fn(knex);
+  } finally {
+    await knex.destroy();
+  }
+}

@@ -6,10 +6,9 @@
  * events per second reported on SQLite and PostgreSQL. BENCH_EVENTS and BENCH_EVENT_DEVICES size it.
  */
 import { loraDeviceIds } from '../src/emulators/iothub/index.js';
-import { openKnex, parseDbUrl } from '../src/store/db.js';
 import { migrateLatest } from '../src/store/migrate.js';
 import { chunks } from '../src/store/rows.js';
-import { acrossBackends, emulatorChild, runPass, scratchDatabase, scratchDir, type Check, type PassFigures } from './support.js';
+import { acrossBackends, emulatorChild, runPass, scratchDatabase, scratchDir, type Check, type PassFigures, withDatabase } from './support.js';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 200_000);
 const DEVICES = Number(process.env.BENCH_EVENT_DEVICES ?? 2_000);
@@ -19,17 +18,14 @@ const EXTRA_ARGS = (process.env.BENCH_TELEMETRY_ARGS ?? '').split(' ').filter((a
 
 /** The generated fleet's LoRaWAN devices, as the `devices` pass would have stored them. */
 async function seedDevices(dbUrl: string): Promise<void> {
-  const knex = openKnex(parseDbUrl(dbUrl));
-  try {
+  await withDatabase(dbUrl, async (knex) => {
     await migrateLatest(knex);
     await knex('device_models').insert({ id: 'm-lora', name: 'LoRaWAN sensor', support_lora_features: true });
     for (const ids of chunks(loraDeviceIds({ devices: DEVICES, lora: DEVICES }), 500)) {
       await knex('devices').insert(ids.map((id) => ({ id, name: id, device_model_id: 'm-lora', version: 1 })));
       await knex('lorawan_devices').insert(ids.map((id) => ({ id })));
     }
-  } finally {
-    await knex.destroy();
-  }
+  });
 }
 
 async function benchBackend(backend: string): Promise<PassFigures[]> {

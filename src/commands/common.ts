@@ -8,7 +8,7 @@ import { JSON_SCHEMA_VERSION, renderTable, runRecordLine, writeJson } from '../r
 import { handleInterrupts } from '../run/interrupt.js';
 import { runPass, type PassResult } from '../run/pass.js';
 import { writeStdout } from '../run/stdout.js';
-import { pushRunMetricsOrWarn } from '../run/push-run-metrics.js';
+import { pushRunMetricsOrWarn, runMetricsHead } from '../run/push-run-metrics.js';
 
 /** Adds the options every pass command shares (DESIGN.md, command-line contract). */
 export function withPassOptions(command: Command): Command {
@@ -101,10 +101,7 @@ function pushMetrics(url: string, result: PassResult, log: Logger): Promise<void
   return pushRunMetricsOrWarn(
     url,
     {
-      command: result.command,
-      status: result.status === 'locked' ? 'failed' : result.status,
-      startedAt: result.startedAt,
-      finishedAt: result.finishedAt,
+      ...runMetricsHead(result),
       changes: result.applied
         ? { create: result.applied.created.length, update: result.applied.updated.length, delete: result.applied.deleted.length }
         : { create: 0, update: 0, delete: 0 },

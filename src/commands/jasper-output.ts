@@ -9,7 +9,7 @@ import type { PassConfig } from '../config.js';
 import type { Logger } from '../run/log.js';
 import { COMPACT, runJsonHead, runLineHead } from '../run/output.js';
 import { peakRssBytes } from '../run/peak-rss.js';
-import { pushRunMetricsOrWarn } from '../run/push-run-metrics.js';
+import { pushRunMetricsOrWarn, runMetricsHead } from '../run/push-run-metrics.js';
 import { writeStdout } from '../run/stdout.js';
 import type { JasperResult, ProviderResult } from './jasper-run.js';
 
@@ -101,10 +101,7 @@ export async function pushJasperMetrics(url: string, result: JasperResult, log: 
   await pushRunMetricsOrWarn(
     url,
     {
-      command: result.command,
-      status: result.status === 'locked' ? 'failed' : result.status,
-      startedAt: result.startedAt,
-      finishedAt: result.finishedAt,
+      ...runMetricsHead(result),
       changes: { create: sum((p) => p.promotion?.create.length ?? 0), update: sum((p) => p.promotion?.update.length ?? 0), delete: 0 },
       records: { unchanged: sum((p) => p.promotion?.unchanged ?? 0), skipped: sum((p) => p.promotion?.skipped.length ?? 0), failed: result.providers.filter((p) => p.status !== 'ok').length },
       apiCalls: calls,

@@ -14,7 +14,7 @@ import type { FleetProvider } from '../store/fleet-counts.js';
 import { printFleetResult, type FleetFormat } from './fleet-output.js';
 import { fleetSourceOf, type FleetSource } from './fleet-sources.js';
 import { reportUnrunPass } from './report-unrun.js';
-import { pushRunMetricsOrWarn } from '../run/push-run-metrics.js';
+import { pushRunMetricsOrWarn, runMetricsHead } from '../run/push-run-metrics.js';
 
 export type MetricsSource = 'provider' | 'db';
 
@@ -235,10 +235,7 @@ function pushOwnRunMetrics(url: string, result: MetricsPushResult, log: Logger):
   return pushRunMetricsOrWarn(
     url,
     {
-      command: result.command,
-      status: result.status === 'locked' ? 'failed' : result.status,
-      startedAt: result.startedAt,
-      finishedAt: result.finishedAt,
+      ...runMetricsHead(result),
       changes: { create: 0, update: 0, delete: 0 },
       records: { unchanged: Object.keys(result.readings.values).length, skipped, failed },
       apiCalls: result.apiCalls,

@@ -12,7 +12,7 @@ import type { CommandGauge } from '../run/metrics.js';
 import { COMPACT, runJsonHead, runLineHead } from '../run/output.js';
 import { peakRssBytes } from '../run/peak-rss.js';
 import { writeStdout } from '../run/stdout.js';
-import { pushRunMetricsOrWarn } from '../run/push-run-metrics.js';
+import { pushRunMetricsOrWarn, runMetricsHead } from '../run/push-run-metrics.js';
 import type { NavixyActionResult, NavixyOutcome } from './navixy-act.js';
 import type { NavixyResult } from './navixy-run.js';
 
@@ -159,10 +159,7 @@ export function pushNavixyMetrics(url: string, result: NavixyResult, log: Logger
   return pushRunMetricsOrWarn(
     url,
     {
-      command: result.command,
-      status: result.status === 'locked' ? 'failed' : result.status,
-      startedAt: result.startedAt,
-      finishedAt: result.finishedAt,
+      ...runMetricsHead(result),
       changes: { create: count('establish', 'done'), update: 0, delete: count('close', 'done') },
       records: { unchanged: result.plan?.counts.inStep ?? 0, skipped: result.plan?.counts.skipped ?? 0, failed: result.actions.filter((a) => a.outcome.status === 'failed').length },
       apiCalls: result.apiCalls,

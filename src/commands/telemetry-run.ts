@@ -8,7 +8,7 @@ import { EXIT } from '../run/exit.js';
 import { exitCodeOf } from '../run/exit-code.js';
 import { checkInterrupted, handleInterrupts } from '../run/interrupt.js';
 import { runJob } from '../run/job.js';
-import { pushRunMetricsOrWarn } from '../run/push-run-metrics.js';
+import { pushRunMetricsOrWarn, runMetricsHead } from '../run/push-run-metrics.js';
 import { createLogger, type Logger } from '../run/log.js';
 import type { RunLineFacts } from '../run/output.js';
 import { createProgress } from '../run/progress.js';
@@ -325,10 +325,7 @@ function pushOwnRunMetrics(url: string, result: TelemetryResult, log: Logger): P
   return pushRunMetricsOrWarn(
     url,
     {
-      command: result.command,
-      status: result.status === 'locked' ? 'failed' : result.status,
-      startedAt: result.startedAt,
-      finishedAt: result.finishedAt,
+      ...runMetricsHead(result),
       changes: { create: sum((p) => p.stored), update: 0, delete: sum((p) => p.pruned) },
       records: { unchanged: sum((p) => p.alreadyStored), skipped: sum((p) => p.skipped), failed: result.partitions.filter((p) => p.end === 'failed').length },
       apiCalls: { management: result.managementCalls },

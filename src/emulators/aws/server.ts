@@ -14,8 +14,8 @@
  * The fixture (the `aws` section of the fleet file) is re-read when the file changes
  * (../fixture-file.ts), replacing the state, fault counters included.
  */
+import { listen } from '../http-listen.js';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { EmulatedClock, type RealClock } from '../iothub/clock.js';
 import { QuotaMeter, QuotaError, type QuotaState } from '../iothub/quota.js';
 import { FixtureFile } from '../fixture-file.js';
@@ -262,23 +262,13 @@ export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promis
     });
   });
 
-  const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const hostPart = host.includes(':') ? `[${host}]` : host;
-  const url = `http://${hostPart}:${port}`;
-  endpointAddress = `${hostPart}:${port}`;
-  let closed: Promise<void> | undefined;
+  const listening = await listen(server, options);
+  const url = listening.url;
+  endpointAddress = listening.address;
 
   return {
     url,
-    port,
+    port: listening.port,
     env() {
       refresh();
       const f = state.fixture;
@@ -304,13 +294,7 @@ export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promis
       refresh();
       return state.snapshot();
     },
-    close() {
-      closed ??= new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      });
-      return closed;
-    },
+    close: listening.close,
   };
 }
 

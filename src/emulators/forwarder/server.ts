@@ -26,7 +26,6 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { FixtureError, FixtureFile } from '../fixture-file.js';
 import { FaultBook, OPERATIONS, type ForwarderFault, type ForwarderOperation } from './faults.js';
 import {
@@ -44,6 +43,7 @@ import {
 import { CursorCodec } from './paging.js';
 import { ForwarderState, isActive, type ForwarderStateCounts } from './state.js';
 import { readBody, sha } from '../http-body.js';
+import { listen } from '../http-listen.js';
 
 export interface ForwarderEmulatorOptions {
   /** A fleet file whose `forwarder` section is served; re-read whenever it changes (checked on each request). */
@@ -452,21 +452,12 @@ export async function startForwarderEmulator(options: ForwarderEmulatorOptions =
     else void serve();
   });
 
-  const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  let closed: Promise<void> | undefined;
+  const listening = await listen(server, options);
+  const url = listening.url;
 
   return {
     url,
-    port,
+    port: listening.port,
     env() {
       refresh();
       return { NAVIXY_FORWARDER_URL: url, NAVIXY_FORWARDER_TOKEN: state.fixture.token };
@@ -484,14 +475,7 @@ export async function startForwarderEmulator(options: ForwarderEmulatorOptions =
       refresh();
       return state.all().map((c) => ({ ...c }));
     },
-    close() {
-      closed ??= new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        // Also ends the requests a `timeout` fault holds.
-        server.closeAllConnections();
-      });
-      return closed;
-    },
+    close: listening.close,
   };
 }
 

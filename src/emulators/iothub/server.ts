@@ -38,9 +38,9 @@
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { formatConnectionString, type IotHubCredentials } from '../../providers/iothub/sas.js';
 import { FixtureFile } from '../fixture-file.js';
+import { listen, type Listening } from '../http-listen.js';
 import { checkApiVersion } from './api-version.js';
 import { verifyServiceToken } from './auth.js';
 import { EmulatedClock, type RealClock } from './clock.js';
@@ -546,21 +546,14 @@ export async function startIotHubEmulator(options: IotHubEmulatorOptions = {}): 
     });
   });
 
-  const host = options.host ?? '127.0.0.1';
+  let listening: Listening;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port ?? 0, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    listening = await listen(server, options);
   } catch (err) {
     closing = true; // stops the background warm-up
     throw err;
   }
-  const port = (server.address() as AddressInfo).port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const { url, port } = listening;
 
   return {
     url,
@@ -594,10 +587,7 @@ export async function startIotHubEmulator(options: IotHubEmulatorOptions = {}): 
       }
       sleepers.clear();
       for (const done of [...hung]) done();
-      closed = new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      });
+      closed = listening.close();
       return closed;
     },
   };

@@ -29,7 +29,6 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { FixtureError, FixtureFile, parseFixtureJson } from '../fixture-file.js';
 import { QuotaMeter, type QuotaState } from '../iothub/quota.js';
 import { FaultBook, spoil, type JasperFault, type JasperFaultKind } from './faults.js';
@@ -49,6 +48,7 @@ import {
 } from './fixture.js';
 import { JasperState, type StoredDevice } from './state.js';
 import { readBody, sha } from '../http-body.js';
+import { listen } from '../http-listen.js';
 
 export interface JasperEmulatorOptions {
   /** A fleet file whose `jasper` section is served; re-read whenever it changes (checked on each request). */
@@ -462,22 +462,13 @@ export async function startJasperEmulator(options: JasperEmulatorOptions = {}): 
     answer(res, undefined, 404, { errorMessage: 'Resource not found (a provider\'s base URL is /sp/<id>)', errorCode: 'NOT_FOUND' });
   });
 
-  const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const listening = await listen(server, options);
+  const url = listening.url;
   const baseUrl = (id: string) => `${url}/sp/${encodeURIComponent(id)}`;
-  let closed: Promise<void> | undefined;
 
   return {
     url,
-    port,
+    port: listening.port,
     baseUrl,
     env() {
       refresh();
@@ -500,14 +491,7 @@ export async function startJasperEmulator(options: JasperEmulatorOptions = {}): 
       refresh();
       return state.devices(providerId)?.all();
     },
-    close() {
-      closed ??= new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        // Also ends the requests a `timeout` fault holds.
-        server.closeAllConnections();
-      });
-      return closed;
-    },
+    close: listening.close,
   };
 }
 
