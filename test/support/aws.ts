@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fixtureFile } from './fixture-file.js';
+import { emulatorOnFile } from './fixture-file.js';
 import { GreengrassV2Client } from '@aws-sdk/client-greengrassv2';
 import { IoTClient } from '@aws-sdk/client-iot';
 import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
@@ -26,21 +26,8 @@ export interface TestAws {
 
 /** `fixture`: the `aws` section, or a whole fleet file holding one. */
 export async function startTestAws(fixture: AwsFixtureInput, options: Omit<AwsEmulatorOptions, 'fixture' | 'fixturePath'> = {}): Promise<TestAws> {
-  const file = fixtureFile<AwsFixtureInput>('aws', 'aws');
-  const { dir, path: fixturePath, write } = file;
-  write(fixture);
-  const emulator = await startAwsEmulator({ ...options, fixturePath });
-  return {
-    emulator,
-    fixturePath,
-    dir,
-    env: () => emulator.env(),
-    write,
-    async close() {
-      await emulator.close();
-      file.remove();
-    },
-  };
+  const running = await emulatorOnFile('aws', 'aws', fixture, (fixturePath) => startAwsEmulator({ ...options, fixturePath }));
+  return { ...running, env: () => running.emulator.env() };
 }
 
 export interface AwsClients {

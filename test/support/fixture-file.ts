@@ -31,3 +31,35 @@ export function fixtureFile<F extends object>(prefix: string, section?: string):
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
+
+/** An emulator serving a fixture file of its own, which the test rewrites between passes. */
+export interface EmulatorOnFile<F, E> {
+  readonly emulator: E;
+  readonly fixturePath: string;
+  readonly dir: string;
+  write(fixture: F): void;
+  /** Stops the emulator, then removes its folder. */
+  close(): Promise<void>;
+}
+
+/** Writes `fixture` to a new fixture file (see {@link fixtureFile}) and starts an emulator on it. */
+export async function emulatorOnFile<F extends object, E extends { close(): Promise<void> }>(
+  prefix: string,
+  section: string | undefined,
+  fixture: F,
+  start: (fixturePath: string) => Promise<E>,
+): Promise<EmulatorOnFile<F, E>> {
+  const file = fixtureFile<F>(prefix, section);
+  file.write(fixture);
+  const emulator = await start(file.path);
+  return {
+    emulator,
+    fixturePath: file.path,
+    dir: file.dir,
+    write: file.write,
+    async close() {
+      await emulator.close();
+      file.remove();
+    },
+  };
+}

@@ -3,7 +3,7 @@
  * a plain `fetch` client of its API (the contract `navixy-customers` is written against), which
  * keeps every answer's status, headers and raw text so a test can grep them.
  */
-import { fixtureFile } from './fixture-file.js';
+import { emulatorOnFile } from './fixture-file.js';
 import { startForwarderEmulator, type ForwarderEmulator, type ForwarderEmulatorOptions, type ForwarderFixtureInput } from '../../src/emulators/forwarder/index.js';
 
 export interface TestForwarder {
@@ -19,21 +19,8 @@ export interface TestForwarder {
 
 /** `fixture`: the `forwarder` section, or a whole fleet file holding one. */
 export async function startTestForwarder(fixture: ForwarderFixtureInput, options: Omit<ForwarderEmulatorOptions, 'fixture' | 'fixturePath'> = {}): Promise<TestForwarder> {
-  const file = fixtureFile<ForwarderFixtureInput>('forwarder', 'forwarder');
-  const { dir, path: fixturePath, write } = file;
-  write(fixture);
-  const emulator = await startForwarderEmulator({ ...options, fixturePath });
-  return {
-    emulator,
-    fixturePath,
-    dir,
-    env: () => emulator.env(),
-    write,
-    async close() {
-      await emulator.close();
-      file.remove();
-    },
-  };
+  const running = await emulatorOnFile('forwarder', 'forwarder', fixture, (fixturePath) => startForwarderEmulator({ ...options, fixturePath }));
+  return { ...running, env: () => running.emulator.env() };
 }
 
 export interface Reply {

@@ -1,5 +1,5 @@
 /** An emulated IoT Hub over a fixture file that a test rewrites between passes. */
-import { fixtureFile } from './fixture-file.js';
+import { emulatorOnFile } from './fixture-file.js';
 import { startIotHubEmulator, type FixtureInput, type IotHubEmulator } from '../../src/emulators/iothub/index.js';
 
 export interface TestHub {
@@ -12,19 +12,6 @@ export interface TestHub {
 }
 
 export async function startTestHub(fixture: FixtureInput): Promise<TestHub> {
-  const file = fixtureFile<FixtureInput>('hub');
-  const { dir, path: fixturePath, write } = file;
-  write(fixture);
-  const emulator = await startIotHubEmulator({ fixturePath });
-  return {
-    emulator,
-    fixturePath,
-    dir,
-    env: () => emulator.env(),
-    write,
-    async close() {
-      await emulator.close();
-      file.remove();
-    },
-  };
+  const running = await emulatorOnFile('hub', undefined, fixture, (fixturePath) => startIotHubEmulator({ fixturePath }));
+  return { ...running, env: () => running.emulator.env() };
 }

@@ -3,7 +3,7 @@
  * plain `fetch` client of its devices API (the contract `portal-sync jasper` is written against),
  * which keeps every answer's status, headers and raw text so a test can grep them.
  */
-import { fixtureFile } from './fixture-file.js';
+import { emulatorOnFile } from './fixture-file.js';
 import { startJasperEmulator, type JasperEmulator, type JasperEmulatorOptions, type JasperFixtureInput } from '../../src/emulators/jasper/index.js';
 
 export interface TestJasper {
@@ -17,19 +17,8 @@ export interface TestJasper {
 
 /** `fixture`: the `jasper` section, or a whole fleet file holding one. */
 export async function startTestJasper(fixture: JasperFixtureInput, options: Omit<JasperEmulatorOptions, 'fixture' | 'fixturePath'> = {}): Promise<TestJasper> {
-  const file = fixtureFile<JasperFixtureInput>('jasper', 'jasper');
-  file.write(fixture);
-  const emulator = await startJasperEmulator({ ...options, fixturePath: file.path });
-  return {
-    emulator,
-    fixturePath: file.path,
-    dir: file.dir,
-    write: file.write,
-    async close() {
-      await emulator.close();
-      file.remove();
-    },
-  };
+  const running = await emulatorOnFile('jasper', 'jasper', fixture, (fixturePath) => startJasperEmulator({ ...options, fixturePath }));
+  return { ...running };
 }
 
 export interface Reply {

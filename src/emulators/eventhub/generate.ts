@@ -14,7 +14,7 @@ import { GenerateSpecError } from '../aws/generate.js';
 import type { EventHubEventInput, EventHubFixtureInput, EventList } from './fixture.js';
 import { DEFAULT_PARTITIONS } from './fixture.js';
 import { prng } from '../prng.js';
-import { takeSpecKeys } from '../generate-spec.js';
+import { specItems, takeSpecKeys } from '../generate-spec.js';
 
 export interface EventHubGenerateSpec {
   events: number;
@@ -36,16 +36,7 @@ export function splitEventHubSpec(text: string): { rest: string; eventhub: strin
 
 export function parseEventHubGenerateSpec(text: string): EventHubGenerateSpec {
   const spec: EventHubGenerateSpec = { events: 0, partitions: DEFAULT_PARTITIONS };
-  const given = new Set<string>();
-  for (const part of text.split(',')) {
-    const item = part.trim();
-    if (item === '') continue;
-    const eq = item.indexOf('=');
-    const key = eq < 0 ? item : item.slice(0, eq).trim();
-    const value = eq < 0 ? '' : item.slice(eq + 1).trim();
-    if (!(EVENTHUB_GENERATE_KEYS as readonly string[]).includes(key)) throw new GenerateSpecError(`generate spec: unknown key "${key}" (keys: ${EVENTHUB_GENERATE_KEYS.join(', ')})`);
-    if (given.has(key)) throw new GenerateSpecError(`generate spec: "${key}" is given twice`);
-    given.add(key);
+  for (const { key, value } of specItems(text, EVENTHUB_GENERATE_KEYS, (message) => new GenerateSpecError(message))) {
     if (!/^\d+$/.test(value)) throw new GenerateSpecError(`generate spec: ${key} must be a non-negative integer, got "${value}"`);
     spec[key as keyof EventHubGenerateSpec] = Number(value);
   }
